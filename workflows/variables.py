@@ -1,0 +1,691 @@
+"""The `{{ }}` lookup grammar: how a workflow's config reads the data of its run.
+
+A `{{ }}` is a data lookup, not code. Automation tools that evaluated user expressions in a
+general-purpose language were escaped again and again (n8n's `constructor.constructor`,
+Jinja2's `__globals__` and `str.format`), so this module accepts a deliberately tiny grammar:
+
+    {{ path ( | filter )* }}
+    path    = name ( .name | [int] | ["key"] | ['key'] )*
+    name    = [A-Za-z_$][A-Za-z0-9_]*   (but never starting with "_")
+    filter  = default(x) | upper | lower | date("%Y-%m-%d") | number(2) | json | length
+    x       = "string" | 'string' | int | decimal | true | false | null
+
+Anything else (operators, calls, backticks, lambdas, comprehensions) is refused when the
+string is parsed, with a message that quotes it. Walking a path only ever indexes JSON:
+`Mapping` keys and list/tuple indexes; attributes are never read, so an object that ends up
+in the data exposes nothing. Negative indexes count from the end (`items[-1]` is the last).
+Bare names starting with `_` are refused because every Python template-injection payload
+starts with one; a data key that really starts with `_` can still be read as `["_id"]`,
+which is harmless since it is only ever a dict key.
+
+Substitution is one pass: text that comes out of the data is never parsed again, so a
+webhook body containing `{{ ... }}` stays literal text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import functools
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_TEMPLATE_LENGTH = 100_000
+MAX_EXPRESSION_LENGTH = 500
+MAX_EXPRESSIONS = 64
+MAX_PATH_SEGMENTS = 32
+MAX_FILTERS = 16
+MAX_DATE_FORMAT_LENGTH = 64
+MAX_DECIMALS = 20
+_QUOTE_LIMIT = 80
+
+
+class ExpressionError(ValueError):
+    """A `{{ }}` that is not in the grammar, or that cannot be rendered."""
+
+    def __init__(self, message: str, text: str = ""):
+        super().__init__(message)
+        self.text = text
+
+
+class UndefinedVariable(ExpressionError):
+    """A lookup of a path that is not in the data (and has no `default`)."""
+
+    def __init__(self, message: str, text: str = "", path: str = "", missing: str = ""):
+        super().__init__(message, text)
+        self.path = path
+        self.missing = missing
+
+
+class _Missing:
+    """The sentinel type for "this path is not in the data" (distinct from null)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self):
+        return "MISSING"
+
+    def __bool__(self):
+        return False
+
+
+MISSING: Any = _Missing()
+
+Segment = str | int
+
+
+def quote(text: str) -> str:
+    """The offending text for an error message, cut short so a 100 KB template stays out."""
+    if len(text) > _QUOTE_LIMIT:
+        text = text[: _QUOTE_LIMIT - 1] + "…"
+    return repr(text)
+
+
+def to_text(value: Any) -> str:
+    """How a value reads inside a larger string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Mapping | list | tuple):
+        return _compact_json(value)
+    return str(value)
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> str:
+    # Dates keep ISO 8601 rather than str()'s space-separated form; anything else is text.
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _name_is_plain(key: str) -> bool:
+    return bool(_NAME_RE.fullmatch(key)) and not key.startswith("_")
+
+
+def path_text(path: tuple[Segment, ...]) -> str:
+    """A path written back in the grammar: `invoice.items[0]["odd key"]`."""
+    out = []
+    for i, segment in enumerate(path):
+        if isinstance(segment, int):
+            out.append(f"[{segment}]")
+        elif _name_is_plain(segment):
+            out.append(segment if i == 0 else f".{segment}")
+        else:
+            out.append(f"[{json.dumps(segment, ensure_ascii=False)}]")
+    return "".join(out)
+
+
+# --- walking the data --------------------------------------------------------------------
+
+
+def _describe_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int | float | decimal.Decimal):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    # Something that is not JSON (an object the engine put in the data): its attributes are
+    # never read, so it is opaque.
+    return "not JSON data"
+
+
+def _walk(path: tuple[Segment, ...], variables: Mapping[str, Any]) -> tuple[Any, str]:
+    """Follow `path` through JSON; return (value, "") or (MISSING, why it is missing)."""
+    current: Any = variables
+    for i, segment in enumerate(path):
+        if isinstance(segment, int):
+            if not isinstance(current, list | tuple):
+                where = path_text(path[:i])
+                return (
+                    MISSING,
+                    f"{where!r} is {_describe_type(current)}, so it has no item [{segment}]",
+                )
+            if not -len(current) <= segment < len(current):
+                where = path_text(path[:i])
+                return MISSING, f"{where!r} has no item [{segment}] (it has {len(current)})"
+            current = current[segment]
+        else:
+            # `in` before `[]`: a defaultdict must not invent the key.
+            if not isinstance(current, Mapping):
+                where = path_text(path[:i])
+                return (
+                    MISSING,
+                    f"{where!r} is {_describe_type(current)}, so it has no key {segment!r}",
+                )
+            if segment not in current:
+                if i == 0:
+                    return MISSING, f"there is no variable {segment!r}"
+                return MISSING, f"{path_text(path[:i])!r} has no key {segment!r}"
+            current = current[segment]
+    return current, ""
+
+
+# --- filters -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Filter:
+    apply: Callable[..., Any]
+    arity: tuple[int, int]
+    usage: str
+    check_args: Callable[[tuple[Any, ...]], str] | None = None
+    # `default` is the one filter that sees a missing value; the rest pass it through.
+    sees_missing: bool = False
+
+
+_ISO_DATE_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?"
+    r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)?"
+)
+_DATE_FORMAT_RE = re.compile(r"(?:[^%{}]|%[aAwdbBmyYHIpMSfzZjUWcxXGuV%])*")
+_NUMERIC_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def parse_iso(value: str) -> dt.date | dt.datetime | None:
+    """An ISO 8601 date or datetime (with `Z` or an offset), or None if it is not one."""
+    text = value.strip()
+    if len(text) > 40 or not _ISO_DATE_RE.fullmatch(text):
+        return None
+    try:
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+        return dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+
+
+def as_decimal(value: Any) -> decimal.Decimal | None:
+    """A finite number from a JSON number or a numeric string; bool is not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return decimal.Decimal(value)
+    if isinstance(value, float):
+        # repr() is the shortest text that round-trips: 0.1 stays 0.1, not 0.1000000000000000055.
+        number = decimal.Decimal(repr(value))
+    elif isinstance(value, decimal.Decimal):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > 100 or not _NUMERIC_RE.fullmatch(text):
+            return None
+        number = decimal.Decimal(text)
+    else:
+        return None
+    return number if number.is_finite() else None
+
+
+def _filter_default(value: Any, fallback: Any) -> Any:
+    return fallback if value is MISSING or value is None or value == "" else value
+
+
+def _filter_upper(value: Any) -> Any:
+    return None if value is None else to_text(value).upper()
+
+
+def _filter_lower(value: Any) -> Any:
+    return None if value is None else to_text(value).lower()
+
+
+def _filter_date(value: Any, fmt: str) -> Any:
+    if value is None:
+        return None
+    moment = parse_iso(value) if isinstance(value, str) else value
+    if not isinstance(moment, dt.date):
+        raise ExpressionError(f"date: {quote(to_text(value))} is not an ISO 8601 date or datetime")
+    return moment.strftime(fmt)
+
+
+def _filter_number(value: Any, places: int) -> Any:
+    if value is None:
+        return None
+    number = as_decimal(value)
+    if number is None:
+        raise ExpressionError(f"number: {quote(to_text(value))} is not a number")
+    if abs(number.adjusted()) > 100:
+        raise ExpressionError(f"number: {quote(to_text(value))} is too large to format")
+    with decimal.localcontext() as context:
+        context.prec = 250
+        exact = number.quantize(decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP)
+    return format(exact, "f")
+
+
+def _filter_json(value: Any) -> Any:
+    return _compact_json(value)
+
+
+def _filter_length(value: Any) -> Any:
+    if value is None:
+        return 0
+    if isinstance(value, str | list | tuple | Mapping):
+        return len(value)
+    raise ExpressionError(f"length: {_describe_type(value)} has no length")
+
+
+def _check_date_args(args: tuple[Any, ...]) -> str:
+    (fmt,) = args
+    if not isinstance(fmt, str):
+        return 'date() takes a quoted format such as date("%Y-%m-%d")'
+    if len(fmt) > MAX_DATE_FORMAT_LENGTH:
+        return f"the date format is longer than {MAX_DATE_FORMAT_LENGTH} characters"
+    if not _DATE_FORMAT_RE.fullmatch(fmt):
+        return (
+            f"the date format {quote(fmt)} may hold text and the directives "
+            "%a %A %w %d %b %B %m %y %Y %H %I %p %M %S %f %z %Z %j %U %W %c %x %X %G %u %V %%, "
+            "and no braces"
+        )
+    return ""
+
+
+def _check_number_args(args: tuple[Any, ...]) -> str:
+    (places,) = args
+    if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= MAX_DECIMALS:
+        return f"number() takes a count of decimals from 0 to {MAX_DECIMALS}, e.g. number(2)"
+    return ""
+
+
+FILTERS: dict[str, _Filter] = {
+    "default": _Filter(_filter_default, (1, 1), 'default("fallback")', sees_missing=True),
+    "upper": _Filter(_filter_upper, (0, 0), "upper"),
+    "lower": _Filter(_filter_lower, (0, 0), "lower"),
+    "date": _Filter(_filter_date, (1, 1), 'date("%Y-%m-%d")', _check_date_args),
+    "number": _Filter(_filter_number, (1, 1), "number(2)", _check_number_args),
+    "json": _Filter(_filter_json, (0, 0), "json"),
+    "length": _Filter(_filter_length, (0, 0), "length"),
+}
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+_NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_]*")
+_TOKEN_RE = re.compile(
+    r"""
+      (?P<space>\s+)
+    | (?P<name>[A-Za-z_$][A-Za-z0-9_]*)
+    | (?P<number>\d+(?:\.\d+)?)
+    | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+    | (?P<punct>[.\[\]|(),-])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+# Everything up to the closing `}}`, stepping over quoted strings so that `default("}}")`
+# works. The alternatives start with different characters, so this never backtracks.
+_INNER_RE = re.compile(r"""(?:[^"'}]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\}(?!\}))*""", re.DOTALL)
+_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
+_LITERAL_NAMES = {"true": True, "false": False, "null": None}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # name, number, string, punct, end
+    value: str
+    pos: int
+
+    def describe(self) -> str:
+        if self.kind == "end":
+            return "the end"
+        return repr(self.value) if self.kind != "string" else f"the string {self.value}"
+
+
+@dataclass(frozen=True)
+class Expression:
+    """One parsed `{{ }}`: where it looks (`path`) and how it formats the value (`filters`)."""
+
+    text: str  # the source between the braces, stripped
+    path: tuple[Segment, ...]
+    filters: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    @property
+    def root(self) -> str:
+        return self.path[0]  # type: ignore[return-value]  # the parser makes it a name
+
+    @property
+    def source(self) -> str:
+        return "{{ " + self.text + " }}"
+
+    @property
+    def path_text(self) -> str:
+        return path_text(self.path)
+
+    def lookup(self, variables: Mapping[str, Any]) -> Any:
+        """The filtered value, or MISSING when the path is absent and nothing supplied one."""
+        return self._lookup(variables)[0]
+
+    def evaluate(self, variables: Mapping[str, Any]) -> Any:
+        """The filtered value; raises UndefinedVariable when the path is absent."""
+        value, why = self._lookup(variables)
+        if value is MISSING:
+            raise UndefinedVariable(
+                f"variable {self.path_text!r} is not defined: {why} (in {quote(self.source)}; "
+                'add | default("...") if it may be absent)',
+                self.text,
+                path=self.path_text,
+                missing=why,
+            )
+        return value
+
+    def _lookup(self, variables: Mapping[str, Any]) -> tuple[Any, str]:
+        value, why = _walk(self.path, variables)
+        for name, args in self.filters:
+            spec = FILTERS[name]
+            if value is MISSING and not spec.sees_missing:
+                continue
+            try:
+                value = spec.apply(value, *args)
+            except ExpressionError as exc:
+                raise ExpressionError(f"{exc} (in {quote(self.source)})", self.text) from None
+        return value, why
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = self._tokenize(text)
+        self.index = 0
+
+    def fail(self, problem: str) -> ExpressionError:
+        return ExpressionError(f"{problem} in {quote('{{ ' + self.text + ' }}')}", self.text)
+
+    def _tokenize(self, text: str) -> list[_Token]:
+        tokens = []
+        pos = 0
+        while pos < len(text):
+            match = _TOKEN_RE.match(text, pos)
+            if match is None:
+                char = text[pos]
+                if char in "\"'":
+                    raise self.fail(f"unterminated string starting at {text[pos : pos + 20]!r}")
+                raise self.fail(
+                    f"{char!r} is not allowed: a {{{{ }}}} is a variable lookup such as "
+                    "invoice.customer.email, not code"
+                )
+            if match.lastgroup != "space":
+                tokens.append(_Token(match.lastgroup or "", match.group(), pos))
+            pos = match.end()
+        tokens.append(_Token("end", "", pos))
+        return tokens
+
+    @property
+    def token(self) -> _Token:
+        return self.tokens[self.index]
+
+    def accept(self, punct: str) -> bool:
+        if self.token.kind == "punct" and self.token.value == punct:
+            self.index += 1
+            return True
+        return False
+
+    def expect(self, punct: str, after: str) -> None:
+        if not self.accept(punct):
+            raise self.fail(f"expected {punct!r} {after}, found {self.token.describe()}")
+
+    def name(self, what: str) -> str:
+        token = self.token
+        if token.kind != "name":
+            hint = "; use [0] for an index" if token.kind == "number" and what != "filter" else ""
+            raise self.fail(f"expected a {what} name, found {token.describe()}{hint}")
+        if token.value.startswith("_"):
+            raise self.fail(f"names starting with '_' are not allowed ({token.value!r})")
+        self.index += 1
+        return token.value
+
+    def expression(self) -> Expression:
+        path = self.path()
+        filters = []
+        while self.accept("|"):
+            filters.append(self.filter())
+            if len(filters) > MAX_FILTERS:
+                raise self.fail(f"more than {MAX_FILTERS} filters")
+        if self.token.kind != "end":
+            if self.token.value == "(":
+                raise self.fail("calls are not allowed: a {{ }} only looks data up")
+            raise self.fail(f"unexpected {self.token.describe()}")
+        return Expression(self.text, tuple(path), tuple(filters))
+
+    def path(self) -> list[Segment]:
+        if self.token.kind != "name":
+            raise self.fail(
+                f"an expression starts with a variable name, not {self.token.describe()}"
+            )
+        path: list[Segment] = [self.name("variable")]
+        while True:
+            if self.accept("."):
+                path.append(self.name("key"))
+            elif self.accept("["):
+                path.append(self.index_or_key())
+                self.expect("]", "to close the index")
+            else:
+                return path
+            if len(path) > MAX_PATH_SEGMENTS:
+                raise self.fail(f"a path may have at most {MAX_PATH_SEGMENTS} segments")
+
+    def index_or_key(self) -> Segment:
+        negative = self.accept("-")
+        token = self.token
+        if token.kind == "number" and "." not in token.value:
+            self.index += 1
+            return -int(token.value) if negative else int(token.value)
+        if token.kind == "string" and not negative:
+            self.index += 1
+            return self.unquote(token.value)
+        raise self.fail(
+            f"only an integer or a quoted key may stand inside [ ], not {token.describe()}"
+        )
+
+    def filter(self) -> tuple[str, tuple[Any, ...]]:
+        name = self.name("filter")
+        spec = FILTERS.get(name)
+        if spec is None:
+            raise self.fail(f"unknown filter {name!r}; the filters are {', '.join(FILTERS)}")
+        args: list[Any] = []
+        if self.accept("(") and not self.accept(")"):
+            while True:
+                args.append(self.literal())
+                if self.accept(")"):
+                    break
+                self.expect(",", "between filter arguments")
+        low, high = spec.arity
+        if not low <= len(args) <= high:
+            raise self.fail(
+                f"filter {name!r} takes {low if low == high else f'{low} to {high}'} "
+                f"argument(s), as in {spec.usage}"
+            )
+        problem = spec.check_args(tuple(args)) if spec.check_args else ""
+        if problem:
+            raise self.fail(problem)
+        return name, tuple(args)
+
+    def literal(self) -> Any:
+        token = self.token
+        negative = token.kind == "punct" and token.value == "-"
+        if negative:
+            self.index += 1
+            token = self.token
+        if token.kind == "number":
+            self.index += 1
+            number = float(token.value) if "." in token.value else int(token.value)
+            return -number if negative else number
+        if not negative and token.kind == "string":
+            self.index += 1
+            return self.unquote(token.value)
+        if not negative and token.kind == "name" and token.value in _LITERAL_NAMES:
+            self.index += 1
+            return _LITERAL_NAMES[token.value]
+        raise self.fail(
+            "filter arguments must be literals (a quoted string, a number, true, false or null), "
+            f"not {token.describe()}"
+        )
+
+    def unquote(self, quoted: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            char = match.group(1)
+            if char not in _ESCAPES:
+                raise self.fail(f"unknown escape '\\{char}' in a string")
+            return _ESCAPES[char]
+
+        return re.sub(r"\\(.)", replace, quoted[1:-1], flags=re.DOTALL)
+
+
+def _parse_inner(inner: str) -> Expression:
+    text = inner.strip()
+    if not text:
+        raise ExpressionError("empty {{ }}: write a variable name such as {{ invoice.number }}")
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(
+            f"expression longer than {MAX_EXPRESSION_LENGTH} characters: {quote(text)}", text
+        )
+    return _Parser(text).expression()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A config string split into literal text and `{{ }}` expressions."""
+
+    text: str
+    parts: tuple[str | Expression, ...]
+    # The expression when the whole string (give or take spaces) is exactly one `{{ }}`:
+    # then rendering keeps the value's JSON type.
+    single: Expression | None
+
+    @property
+    def expressions(self) -> tuple[Expression, ...]:
+        return tuple(part for part in self.parts if isinstance(part, Expression))
+
+    def render(self, variables: Mapping[str, Any]) -> Any:
+        single = self.single
+        if single is not None:
+            return single.evaluate(variables)
+        # Each piece is rendered from the data once and joined: nothing is parsed again.
+        return "".join(
+            part if isinstance(part, str) else to_text(part.evaluate(variables))
+            for part in self.parts
+        )
+
+
+@functools.lru_cache(maxsize=4096)
+def parse(text: str) -> Template:
+    """Compile a config string; cached, since the engine renders the same strings over and over."""
+    if len(text) > MAX_TEMPLATE_LENGTH:
+        raise ExpressionError(
+            f"text longer than {MAX_TEMPLATE_LENGTH} characters cannot hold {{{{ }}}}: "
+            f"{quote(text)}"
+        )
+    parts: list[str | Expression] = []
+    count = 0
+    pos = 0
+    while True:
+        start = text.find("{{", pos)
+        if start < 0:
+            break
+        inner_end = _INNER_RE.match(text, start + 2).end()  # type: ignore[union-attr]
+        if not text.startswith("}}", inner_end):
+            raise ExpressionError(
+                f"unterminated '{{{{' (no closing '}}}}', or an unclosed quote) in "
+                f"{quote(text[start:])}",
+                text,
+            )
+        if start > pos:
+            parts.append(text[pos:start])
+        count += 1
+        if count > MAX_EXPRESSIONS:
+            raise ExpressionError(
+                f"more than {MAX_EXPRESSIONS} {{{{ }}}} expressions in one text: {quote(text)}",
+                text,
+            )
+        parts.append(_parse_inner(text[start + 2 : inner_end]))
+        pos = inner_end + 2
+    if pos < len(text):
+        parts.append(text[pos:])
+    meaningful = [p for p in parts if not (isinstance(p, str) and not p.strip())]
+    single = meaningful[0] if len(meaningful) == 1 else None
+    return Template(text, tuple(parts), single if isinstance(single, Expression) else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_bare_path(text: str) -> Expression:
+    expression = _parse_inner(text)
+    if expression.filters:
+        raise ExpressionError(
+            f"a bare path takes no filters; write {quote('{{ ' + expression.text + ' }}')}",
+            text,
+        )
+    return expression
+
+
+def parse_path(path: str) -> Expression:
+    """Parse a condition's `field`: a bare path, or a string that is exactly one `{{ }}`."""
+    text = path.strip()
+    if "{{" not in text:
+        return _parse_bare_path(text)
+    single = parse(text).single
+    if single is None:
+        raise ExpressionError(
+            f"expected one path or exactly one {{{{ }}}}, got {quote(path)}", path
+        )
+    return single
+
+
+def resolve_path(path: str, variables: Mapping[str, Any]) -> Any:
+    """The value at `path` (bare or in braces), or MISSING when it is absent; never raises for
+    absence, only for a malformed path."""
+    return parse_path(path).lookup(variables)
+
+
+def render(value: Any, variables: Mapping[str, Any]) -> Any:
+    """Render every string in a JSON value (dict keys stay as they are)."""
+    if isinstance(value, str):
+        if "{{" not in value:
+            return value
+        return parse(value).render(variables)
+    if isinstance(value, Mapping):
+        return {key: render(item, variables) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render(item, variables) for item in value]
+    if isinstance(value, tuple):
+        return tuple(render(item, variables) for item in value)
+    return value
+
+
+def iter_templates(
+    value: Any, path: tuple[Segment, ...] = ()
+) -> Iterator[tuple[tuple[Segment, ...], str]]:
+    """(JSON path, text) of every string in `value` that contains `{{`, for the validator."""
+    if isinstance(value, str):
+        if "{{" in value:
+            yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from iter_templates(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from iter_templates(item, (*path, index))
+
+
+def references(value: Any) -> list[Expression]:
+    """Every expression in a JSON value; raises ExpressionError on the first malformed one."""
+    return [expr for _, text in iter_templates(value) for expr in parse(text).expressions]
