@@ -1,0 +1,101 @@
+"""Shared fixtures: services that may be absent, workflow factories, test-only actions."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def require(available, what):
+    """Skip a test whose service is absent, except in CI (REQUIRE_SERVICES=1), where an
+    absent service is a failure: a skipped test must never pass for a run."""
+    if available:
+        return
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not available")
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _expected_database(django_db_setup, django_db_blocker):
+    """CI runs the suite once per database; EXPECT_DATABASE makes a silent fallback to the
+    wrong one (an unset DATABASE_URL) fail instead of passing on SQLite."""
+    expected = os.environ.get("EXPECT_DATABASE")
+    if expected and connection.vendor != expected:
+        pytest.exit(f"expected the {expected} database, got {connection.vendor}", returncode=3)
+
+
+@pytest.fixture
+def seed_definition():
+    return json.loads((FIXTURES / "seed_invoice_reminder.json").read_text())
+
+
+@pytest.fixture
+def make_workflow(db):
+    """make_workflow(definition, status="draft") -> a saved Workflow with that definition."""
+    from workflows.models import Workflow
+
+    def make(definition, *, status=None, name=None):
+        definition = dict(definition)
+        definition.setdefault("name", name or "Test workflow")
+        definition.setdefault("trigger", {"type": "manual"})
+        definition.setdefault("edges", [])
+        workflow = Workflow(name=definition["name"])
+        if definition.get("id"):
+            workflow.public_id = definition["id"]
+        workflow.save()
+        workflow.save_definition(definition)
+        if status:
+            workflow.change_status(status)
+        return workflow
+
+    return make
+
+
+@pytest.fixture
+def run_workflow(make_workflow):
+    """run_workflow(definition, input=None, test=False) -> the finished (or parked) run."""
+    from workflows.services import start_execution
+
+    def run(definition, input=None, *, test=False):
+        workflow = make_workflow(definition)
+        execution = start_execution(workflow, trigger_data=input or {}, test=test, inline=True)
+        execution.refresh_from_db()
+        return execution
+
+    return run
+
+
+@pytest.fixture
+def probe_actions():
+    """Registers the test-only actions of tests.support.actions for one test."""
+    from actions.registry import registry
+    from tests.support import actions as probe
+
+    probe.reset()
+    for action_class in probe.ALL:
+        registry.register(action_class)
+    yield probe
+    for action_class in probe.ALL:
+        registry.unregister(action_class.key)
+
+
+@pytest.fixture
+def subprocess_env(transactional_db):
+    """Environment for a `manage.py` subprocess that uses this test's database."""
+    settings_dict = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(settings_dict["NAME"])
+    else:
+        user = settings_dict.get("USER") or ""
+        password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+        auth = f"{user}{password}@" if user else ""
+        host = settings_dict.get("HOST") or "127.0.0.1"
+        port = settings_dict.get("PORT") or 5432
+        env["DATABASE_URL"] = f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+    return env

@@ -1,0 +1,58 @@
+"""Test-only action types: they record calls, fail on demand and take time."""
+
+import threading
+import time
+
+from actions.registry import ActionError, ActionType
+
+calls = []
+_lock = threading.Lock()
+failures = {}
+
+
+def reset():
+    calls.clear()
+    failures.clear()
+
+
+class Probe(ActionType):
+    """Records each call; `sleep` seconds of work; fails while failures[tag] > 0."""
+
+    key = "probe"
+    label = "Probe"
+    outputs = ["value", "tag"]
+    config_schema = {"type": "object"}
+
+    def run(self, config, context):
+        started = time.monotonic()
+        if config.get("sleep"):
+            time.sleep(float(config["sleep"]))
+        tag = config.get("tag", context.node_id)
+        with _lock:
+            calls.append(
+                {
+                    "tag": tag,
+                    "path": context.path,
+                    "attempt": context.attempt,
+                    "config": config,
+                    "key": context.idempotency_key,
+                    "started": started,
+                    "ended": time.monotonic(),
+                }
+            )
+            remaining = failures.get(tag, 0)
+            if remaining:
+                failures[tag] = remaining - 1
+        if remaining:
+            raise ActionError(
+                f"probe {tag} failing on purpose", kind=config.get("kind", "server_error")
+            )
+        if config.get("crash"):
+            raise RuntimeError("an unexpected bug")
+        return {"value": config.get("value"), "tag": tag}
+
+    def simulate(self, config, context):
+        return {"simulated": True, "tag": config.get("tag")}
+
+
+ALL = [Probe]

@@ -1,0 +1,217 @@
+"""A workflow and its numbered, immutable versions."""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Max
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from .. import trigger_hooks
+from ..ids import new_workflow_id
+
+# Keys of an exported definition that belong to the workflow row, not to a version.
+ROW_KEYS = ("id", "version", "status")
+
+
+class ImmutableVersionError(Exception):
+    """A saved WorkflowVersion was about to be changed or deleted."""
+
+
+def definition_checksum(body):
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class WorkflowQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=Workflow.Status.ACTIVE)
+
+    def listening_for(self, event_name):
+        """Active workflows whose event trigger names this event (an indexed lookup)."""
+        return self.active().filter(trigger_type="event", trigger_event=event_name)
+
+
+class Workflow(FSMModelMixin, models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ARCHIVED = "archived"
+
+    public_id = models.CharField(
+        max_length=64, unique=True, default=new_workflow_id, editable=False
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = FSMField(default=Status.DRAFT, choices=Status.choices, protected=True)
+    # Copied from the current version so that trigger matching is one indexed query.
+    trigger_type = models.CharField(max_length=20, default="manual")
+    trigger_event = models.CharField(max_length=100, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    current_version = models.ForeignKey(
+        "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status_reason = models.TextField(
+        blank=True, help_text="Why the workflow was last paused or archived"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkflowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("execute_workflow", "Can execute workflow")]
+        indexes = [
+            # Matching an event: active workflows by trigger type and event name.
+            models.Index(
+                fields=["status", "trigger_type", "trigger_event"], name="wf_trigger_lookup"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.public_id})"
+
+    # -- definition ------------------------------------------------------------------------
+
+    @property
+    def definition(self):
+        """The current definition in its exported form (with id, version and status)."""
+        body = self.current_version.definition if self.current_version else {}
+        return {
+            "id": self.public_id,
+            "version": self.current_version.number if self.current_version else 0,
+            "status": self.status,
+            **body,
+        }
+
+    @property
+    def trigger(self):
+        return (self.current_version.definition if self.current_version else {}).get(
+            "trigger", {"type": "manual"}
+        )
+
+    def save_definition(self, definition, *, user=None):
+        """Validate and store a definition; a changed one becomes a new numbered version.
+
+        Returns the current version. Raises DefinitionInvalid with every error at once, and
+        writes nothing in that case.
+        """
+        from ..validation import validate_or_raise
+
+        validate_or_raise(definition)
+        body = {key: value for key, value in definition.items() if key not in ROW_KEYS}
+        checksum = definition_checksum(body)
+        with transaction.atomic():
+            if self.pk is None:
+                self.save()
+            if self.current_version and self.current_version.checksum == checksum:
+                return self.current_version
+            last = self.versions.aggregate(n=Max("number"))["n"] or 0
+            version = WorkflowVersion.objects.create(
+                workflow=self, number=last + 1, definition=body, checksum=checksum, created_by=user
+            )
+            self._adopt(version)
+            if self.status == self.Status.ACTIVE:
+                trigger_hooks.uninstall(self)
+                trigger_hooks.install(self)
+        return version
+
+    def restore_version(self, number, *, user=None):
+        """Restoring makes a new version with the old content; history is never rewritten."""
+        old = self.versions.get(number=number)
+        return self.save_definition(old.definition, user=user)
+
+    def _adopt(self, version):
+        body = version.definition
+        trigger = body.get("trigger") or {"type": "manual"}
+        self.current_version = version
+        self.name = body.get("name", self.name)
+        self.description = body.get("description", "")
+        self.timezone = body.get("timezone", "")
+        self.trigger_type = trigger.get("type", "manual")
+        self.trigger_event = trigger.get("event", "") if self.trigger_type == "event" else ""
+        self.save()
+
+    # -- life cycle (django-fsm; state is never assigned directly) --------------------------
+
+    @transition(field=status, source=[Status.DRAFT, Status.PAUSED], target=Status.ACTIVE)
+    def activate(self):
+        """Only a valid definition can be activated; activation installs the trigger."""
+        from ..validation import validate_or_raise
+
+        if not self.current_version:
+            from ..validation import DefinitionInvalid
+
+            raise DefinitionInvalid([{"node": None, "field": None, "message": "no definition"}])
+        validate_or_raise(self.definition)
+        self.status_reason = ""
+        trigger_hooks.install(self)
+
+    @transition(field=status, source=Status.ACTIVE, target=Status.PAUSED)
+    def pause(self, reason=""):
+        self.status_reason = reason
+        trigger_hooks.uninstall(self)
+
+    @transition(
+        field=status, source=[Status.DRAFT, Status.ACTIVE, Status.PAUSED], target=Status.ARCHIVED
+    )
+    def archive(self, reason=""):
+        self.status_reason = reason
+        trigger_hooks.uninstall(self)
+
+    def change_status(self, target, *, reason=""):
+        """Apply a requested status through the transitions, atomically with the save."""
+        transitions = {
+            self.Status.ACTIVE: self.activate,
+            self.Status.PAUSED: lambda: self.pause(reason),
+            self.Status.ARCHIVED: lambda: self.archive(reason),
+        }
+        if target == self.status:
+            return
+        if target not in transitions:
+            from django_fsm import TransitionNotAllowed
+
+            raise TransitionNotAllowed(f"cannot move a {self.status} workflow to {target}")
+        with transaction.atomic():
+            transitions[target]()
+            self.save()
+
+    @property
+    def can_execute_manually(self):
+        return self.status != self.Status.ARCHIVED
+
+
+class WorkflowVersion(models.Model):
+    """An immutable snapshot of a definition; executions point at the one they ran."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    checksum = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["workflow", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "number"], name="one_version_number"),
+        ]
+
+    def __str__(self):
+        return f"{self.workflow.public_id} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableVersionError(f"version {self.number} is immutable; save a new one")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableVersionError(f"version {self.number} is immutable and cannot be deleted")
