@@ -1,0 +1,504 @@
+"""The runner: advances one execution, one checkpointed step at a time.
+
+Durability rule: a step's effects on the run (its StepRun, the variables it bound, the
+tokens that say what runs next) commit in one transaction. A crash before that commit
+loses the step in flight, which is redone on resume; a crash after it loses nothing. Local
+record writes (transactional actions) commit inside that same transaction, so they happen
+exactly once; external side effects happen at least once, with a deterministic idempotency
+key (execution id + step path) for providers that honour one.
+"""
+
+import datetime
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ..graph import Graph
+from ..models import Execution, ExecutionVariable, StepRun
+from ..signals import execution_status_changed, step_recorded
+from .nodes import HANDLERS
+from .nodes.action import failure_from_exception
+from .nodes.base import Step
+from .outcome import Outcome, error_info
+from .retry import backoff_seconds
+from .scope import NODE_PREFIX, build_scope
+from .state import ROOT, RunState
+
+logger = logging.getLogger(__name__)
+
+MAX_PARALLEL_THREADS = 8
+
+
+@lru_cache(maxsize=512)
+def compiled_graph(version_id, checksum):
+    """Versions are immutable, so a version's graph is built once per process."""
+    from ..models import WorkflowVersion
+
+    return Graph(WorkflowVersion.objects.get(pk=version_id).definition)
+
+
+def to_json_data(value):
+    """What the database will give back: the run sees the same data before and after a
+    resume (Decimal becomes a string, datetimes ISO 8601, tuples lists)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+class Runner:
+    def __init__(self, execution):
+        self.execution = execution
+        version = execution.version
+        self.definition = version.definition
+        self.graph = compiled_graph(version.pk, version.checksum)
+        self.tz = ZoneInfo(self.definition.get("timezone") or settings.TIME_ZONE)
+        self.limits = {**settings.WORKFLOW_LIMITS, **(self.definition.get("settings") or {})}
+        self.is_test = execution.is_test
+        self.state = (
+            RunState(execution.state)
+            if execution.state
+            else RunState.initial(self.graph.entry_nodes)
+        )
+        self._elapsed_base = float((execution.state or {}).get("elapsed", 0))
+        self.variables = dict(execution.variables.values_list("name", "value"))
+        self._dirty = set()
+        self._removed = set()
+        self._segment_started = time.monotonic()
+
+    @staticmethod
+    def now():
+        return timezone.now()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self):
+        if not self._enter():
+            return self.execution
+        try:
+            while self.execution.status == Execution.Status.RUNNING:
+                ready = self._ready_tokens()
+                if not ready:
+                    if not self.state.tokens:
+                        self._finish(lambda: self.execution.complete())
+                    elif not self._wait_for_next():
+                        break
+                    continue
+                if self._limit_exceeded():
+                    break
+                self._advance(ready)
+        except ExecutionInterrupted:
+            # Cancelled (or taken over) by someone else: their word stands.
+            self.execution.refresh_from_db()
+        return self.execution
+
+    def _enter(self):
+        """Move the execution into `running`, or say there is nothing to do."""
+        execution = self.execution
+        status = execution.status
+        if status in (Execution.Status.PENDING, Execution.Status.RETRYING):
+            execution.start()
+        elif status == Execution.Status.WAITING:
+            if execution.resume_at and execution.resume_at > self.now():
+                return False
+            execution.resume()
+        elif status != Execution.Status.RUNNING:
+            return False
+        # Compare-and-set on the status read: of two workers waking the same run, one wins.
+        claimed = Execution.objects.filter(pk=execution.pk, status=status).update(
+            status=execution.status,
+            started_at=execution.started_at,
+            resume_at=execution.resume_at,
+            state=self.state.to_json(),
+        )
+        if not claimed:
+            return False
+        self._announce()
+        return True
+
+    def _ready_tokens(self):
+        now = self.now()
+        return [t for t in self.state.tokens if not t.get("ready_at") or _at(t["ready_at"]) <= now]
+
+    def _wait_for_next(self):
+        """Sleep through a short wait; park the run as `waiting` for a long one.
+
+        Returns True when the loop should go on.
+        """
+        earliest = min(_at(t["ready_at"]) for t in self.state.tokens)
+        remaining = (earliest - self.now()).total_seconds()
+        if remaining <= settings.WORKFLOW_INLINE_WAIT_SECONDS:
+            time.sleep(max(0.0, remaining))
+            if self.now() >= earliest:
+                return True
+        self._finish(lambda: self.execution.wait(earliest))
+        return False
+
+    def _limit_exceeded(self):
+        execution = self.execution
+        if execution.steps_total >= int(self.limits["max_steps"]):
+            message = f"the run took more than max_steps ({self.limits['max_steps']}) steps"
+        elif self._elapsed() > float(self.limits["timeout_seconds"]):
+            message = f"the run took longer than timeout_seconds ({self.limits['timeout_seconds']})"
+        else:
+            return False
+        self._finish(lambda: execution.fail(error_info("limit", message, None)))
+        return True
+
+    def _elapsed(self):
+        """Seconds spent running (not waiting), across resumes."""
+        return self._elapsed_base + (time.monotonic() - self._segment_started)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _advance(self, ready):
+        if len(ready) == 1:
+            results = [self._execute(ready[0])]
+        else:
+            # Parallel branches overlap in time: their node work runs side by side; the
+            # checkpoints then commit one at a time.
+            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_THREADS, len(ready))) as pool:
+                results = list(pool.map(self._execute_in_thread, ready))
+        for token, (outcome, started_at, clock) in zip(ready, results, strict=True):
+            if self.execution.status != Execution.Status.RUNNING:
+                break
+            self._checkpoint(token, outcome, started_at, clock)
+
+    def _execute_in_thread(self, token):
+        try:
+            return self._execute(token)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def _execute(self, token):
+        started_at, clock = self.now(), time.perf_counter()
+        if "delay" in token:
+            until = token["delay"]["until"]
+            return Outcome(output={"waited_until": until}), started_at, clock
+        node = self.graph.nodes[token["node"]]
+        step = Step(run=self, node=node, token=token, variables=self._scope(token))
+        try:
+            outcome = HANDLERS[node["type"]].execute(step)
+        except Exception as exc:
+            logger.exception("node %s of %s crashed", node["id"], self.execution.public_id)
+            outcome = failure_from_exception(exc, node["id"], {})
+        return outcome, started_at, clock
+
+    def _scope(self, token):
+        loop_layer = {}
+        for _, block in self.state.block_chain(token["block"]):
+            if block["kind"] == "loop":
+                items = self.variables[block["items"]]
+                loop_layer.setdefault(block["item_variable"], items[block["index"]])
+                loop_layer.setdefault("loop", {"index": block["index"], "count": block["count"]})
+        now = self.now().astimezone(self.tz)
+        workflow = self.execution.workflow
+        builtins = {
+            "now": now.isoformat(),
+            "today": now.date().isoformat(),
+            "workflow": {"id": workflow.public_id, "name": workflow.name},
+            "execution": {"id": self.execution.public_id},
+        }
+        return build_scope(
+            loop_layer=loop_layer,
+            variables=self.variables,
+            trigger_data=self.execution.trigger_data,
+            error=token.get("error"),
+            builtins=builtins,
+        )
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def _checkpoint(self, token, outcome, started_at, clock):
+        node = self.graph.nodes[token["node"]]
+        path = token["prefix"] + node["id"]
+        with transaction.atomic():
+            if outcome.perform is not None:
+                outcome = self._perform(outcome, node)
+            step = self._apply(token, node, path, outcome, started_at, clock)
+            self._save()
+            execution = self.execution
+            transaction.on_commit(
+                lambda: step_recorded.send(sender=StepRun, execution=execution, step=step)
+            )
+            if execution.status != Execution.Status.RUNNING:
+                self._announce()
+
+    def _perform(self, outcome, node):
+        try:
+            with transaction.atomic():  # a savepoint: a failed write leaves nothing behind
+                output, bind = outcome.perform()
+        except Exception as exc:
+            failed = failure_from_exception(exc, node["id"], outcome.retry_policy or {})
+            failed.input = outcome.input
+            return failed
+        outcome.output, outcome.bind, outcome.perform = output, bind, None
+        return outcome
+
+    def _apply(self, token, node, path, outcome, started_at, clock):
+        """Record the step and move the token; returns the StepRun written."""
+        attempt = token.get("attempt", 1)
+        if outcome.wait_until is not None and not self.is_test:
+            step = self._record(token, node, path, attempt, "running", outcome, started_at, None)
+            token["ready_at"] = outcome.wait_until.isoformat()
+            token["delay"] = {"until": outcome.wait_until.isoformat(), "step": step.pk}
+            return step
+        if outcome.wait_until is not None:  # test mode does not wait, it says it would
+            outcome.output = {"would_wait_until": outcome.wait_until.isoformat()}
+        if "delay" in token:
+            return self._finish_delay(token, node, path, outcome, clock)
+        if outcome.status == "failed":
+            return self._apply_failure(token, node, path, attempt, outcome, started_at, clock)
+        step = self._record(token, node, path, attempt, outcome.status, outcome, started_at, clock)
+        self._bind(node["id"], outcome)
+        self._move_on(token, node, outcome)
+        return step
+
+    def _apply_failure(self, token, node, path, attempt, outcome, started_at, clock):
+        policy = outcome.retry_policy or {}
+        error = {**outcome.error, "path": path, "attempt": attempt}
+        outcome.error = error
+        # A retried execution goes on counting attempts where the failed one stopped.
+        tries = attempt - token.get("attempt_base", 0)
+        if outcome.retryable and tries < int(policy.get("max_attempts", 1)):
+            step = self._record(token, node, path, attempt, "retrying", outcome, started_at, clock)
+            token["attempt"] = attempt + 1
+            wait = backoff_seconds(policy, tries)
+            token["ready_at"] = (self.now() + datetime.timedelta(seconds=wait)).isoformat()
+            return step
+        step = self._record(token, node, path, attempt, "failed", outcome, started_at, clock)
+        on_error = node.get("on_error", "fail") if node["type"] == "action" else "fail"
+        if on_error == "continue":
+            self._move_on(token, node, Outcome(label=None))
+        elif on_error == "error_branch":
+            token["error"] = {k: error[k] for k in ("type", "message", "node", "path")}
+            self._move_on(token, node, Outcome(label="error"))
+        else:
+            # The token stays where it failed: retrying the execution resumes right here.
+            self.execution.fail(error)
+        return step
+
+    def _finish_delay(self, token, node, path, outcome, clock):
+        delay = token.pop("delay")
+        token.pop("ready_at", None)
+        step = StepRun.objects.get(pk=delay["step"])
+        step.status = StepRun.Status.SUCCEEDED
+        step.output = outcome.output
+        step.finished_at = self.now()
+        step.duration_ms = (step.finished_at - step.started_at).total_seconds() * 1000
+        step.save(update_fields=["status", "output", "finished_at", "duration_ms"])
+        self.execution.steps_completed += 1
+        self._bind(node["id"], outcome)
+        self._move_on(token, node, outcome)
+        return step
+
+    def _record(self, token, node, path, attempt, status, outcome, started_at, clock):
+        finished = clock is not None
+        step = StepRun.objects.create(
+            execution=self.execution,
+            node_id=node["id"],
+            node_type=node["type"],
+            path=path,
+            attempt=attempt,
+            status=status,
+            input=to_json_data(outcome.input),
+            output=to_json_data(outcome.output),
+            error=outcome.error,
+            started_at=started_at,
+            finished_at=self.now() if finished else None,
+            duration_ms=(time.perf_counter() - clock) * 1000 if finished else None,
+        )
+        if attempt == 1:
+            self.execution.steps_total += 1
+        if status in (StepRun.Status.SUCCEEDED, StepRun.Status.SKIPPED):
+            self.execution.steps_completed += 1
+        return step
+
+    def _bind(self, node_id, outcome):
+        output = to_json_data(outcome.output)
+        self._set(NODE_PREFIX + node_id, output)
+        for name, value in outcome.bind.items():
+            self._set(name, output if value is outcome.output else to_json_data(value))
+
+    def _set(self, name, value):
+        self.variables[name] = value
+        self._dirty.add(name)
+        self._removed.discard(name)
+
+    def _unset(self, name):
+        self.variables.pop(name, None)
+        self._dirty.discard(name)
+        self._removed.add(name)
+
+    def _save(self):
+        execution = self.execution
+        if self._dirty:
+            ExecutionVariable.objects.bulk_create(
+                [
+                    ExecutionVariable(execution=execution, name=name, value=self.variables[name])
+                    for name in self._dirty
+                ],
+                update_conflicts=True,
+                unique_fields=["execution", "name"],
+                update_fields=["value"],
+            )
+        if self._removed:
+            execution.variables.filter(name__in=self._removed).delete()
+        self._dirty, self._removed = set(), set()
+        state = self.state.to_json()
+        state["elapsed"] = self._elapsed()
+        execution.state = state
+        # Conditional on the row still being `running`: a run cancelled meanwhile is not
+        # overwritten, and this checkpoint rolls back instead.
+        changed = Execution.objects.filter(pk=execution.pk, status=Execution.Status.RUNNING).update(
+            status=execution.status,
+            state=state,
+            steps_total=execution.steps_total,
+            steps_completed=execution.steps_completed,
+            error=execution.error,
+            resume_at=execution.resume_at,
+            completed_at=execution.completed_at,
+        )
+        if not changed:
+            raise ExecutionInterrupted(execution.public_id)
+
+    def _finish(self, transition):
+        """Change the execution's status (complete, wait, fail) in its own checkpoint."""
+        with transaction.atomic():
+            transition()
+            self._save()
+            self._announce()
+
+    def _announce(self):
+        execution = self.execution
+        transaction.on_commit(
+            lambda: execution_status_changed.send(sender=Execution, execution=execution)
+        )
+
+    # -- moving tokens ----------------------------------------------------------------------
+
+    def _move_on(self, token, node, outcome):
+        if outcome.stop is not None:
+            return self._stop(node, *outcome.stop)
+        if outcome.loop_items is not None:
+            return self._enter_loop(token, node, outcome.loop_items)
+        if outcome.branches is not None:
+            return self._fork(token, node, outcome.branches)
+        if not outcome.follow:
+            return self._end_path(token)
+        return self._follow(token, self.graph.successors(node["id"], outcome.label))
+
+    def _follow(self, token, targets):
+        block = self.state.blocks[token["block"]]
+        targets = [t for t in targets if not _closes(block, t)]
+        if not targets:
+            return self._end_path(token)
+        for extra in targets[1:]:
+            self.state.add_token(extra, token["block"], token["prefix"], error=token.get("error"))
+        token["node"] = targets[0]
+        token["attempt"] = 1
+        token.pop("ready_at", None)
+        token.pop("attempt_base", None)
+        return None
+
+    def _end_path(self, token):
+        self.state.remove_token(token)
+        self._path_ended(token["block"])
+
+    def _path_ended(self, block_id):
+        block = self.state.blocks[block_id]
+        block["active"] -= 1
+        if block["active"] == 0 and block["kind"] != ROOT:
+            self._block_done(block_id, block)
+
+    def _block_done(self, block_id, block):
+        if block["kind"] == "loop":
+            block["index"] += 1
+            if block["index"] < block["count"]:
+                prefix = f"{block['prefix']}{block['node']}[{block['index']}]/"
+                self.state.add_token(block["entry"], block_id, prefix)
+                return
+            self._unset(block["items"])
+            targets = self.graph.loop_exits(block["node"])
+        else:
+            targets = [block["join"]] if block.get("join") else []
+        del self.state.blocks[block_id]
+        self._resume_parent(block["parent"], block["prefix"], targets)
+
+    def _resume_parent(self, parent_id, prefix, targets):
+        """The path that entered a loop or parallel node continues after it."""
+        parent = self.state.blocks[parent_id]
+        for target in targets:
+            if not _closes(parent, target):
+                self.state.add_token(target, parent_id, prefix)
+        self._path_ended(parent_id)
+
+    def _enter_loop(self, token, node, items):
+        entry = self.graph.loop_entry(node["id"])
+        if not items or entry is None:
+            return self._follow(token, self.graph.loop_exits(node["id"]))
+        self.state.remove_token(token)  # its path is suspended in the loop's block
+        block_id = self.state.add_block(
+            "loop",
+            token["block"],
+            node=node["id"],
+            entry=entry,
+            index=0,
+            count=len(items),
+            item_variable=node.get("item_variable") or "item",
+            prefix=token["prefix"],
+        )
+        self.state.blocks[block_id]["items"] = f"__loop.{block_id}"
+        self._set(f"__loop.{block_id}", to_json_data(items))
+        self.state.add_token(entry, block_id, f"{token['prefix']}{node['id']}[0]/")
+        return None
+
+    def _fork(self, token, node, branches):
+        join = self.graph.join_of(node["id"])
+        if not branches:
+            return self._follow(token, [join] if join else [])
+        self.state.remove_token(token)
+        block_id = self.state.add_block(
+            "parallel", token["block"], node=node["id"], join=join, prefix=token["prefix"]
+        )
+        for index, entry in enumerate(branches):
+            self.state.add_token(entry, block_id, f"{token['prefix']}{node['id']}.{index}/")
+        return None
+
+    def _stop(self, node, status, reason):
+        self.state.tokens = []
+        self.state.blocks = {ROOT: {"kind": ROOT, "active": 0}}
+        if status == "failed":
+            self.execution.fail(error_info("stopped", reason or "stopped", node["id"]))
+        else:
+            self.execution.complete()
+
+
+class ExecutionInterrupted(Exception):
+    """The execution's row left `running` under the runner (e.g. it was cancelled)."""
+
+
+def _closes(block, target):
+    """An edge to the join (parallel) or back to the loop node ends a path in the block."""
+    if block["kind"] == "parallel":
+        return target == block.get("join")
+    if block["kind"] == "loop":
+        return target == block["node"]
+    return False
+
+
+def _at(value):
+    return parse_datetime(value)
+
+
+def run_execution(execution):
+    """Advance an execution (a model instance) as far as it can go now."""
+    return Runner(execution).run()

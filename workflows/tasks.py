@@ -1,0 +1,15 @@
+"""Celery tasks: they take ids, never instances, and call the services."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_execution_task(execution_id):
+    services.run(execution_id)
+
+
+@shared_task(ignore_result=True)
+def resume_due_executions():
+    return services.resume_due(inline=False)
