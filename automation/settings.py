@@ -174,6 +174,14 @@ WORKFLOW_LIMITS = {
 # Waits up to this long (a retry backoff, a short delay) happen inside the worker; longer
 # ones park the execution as "waiting" for the resume task.
 WORKFLOW_INLINE_WAIT_SECONDS = float(os.environ.get("WORKFLOW_INLINE_WAIT_SECONDS", "1"))
+# Loop protection: a chain of workflows triggering workflows deeper than this is stopped.
+WORKFLOW_MAX_CHAIN_DEPTH = int(os.environ.get("WORKFLOW_MAX_CHAIN_DEPTH", "8"))
+# ... and a workflow firing more than this many times on one record within the window is
+# paused with the reason shown.
+WORKFLOW_RECORD_FIRE_LIMIT = int(os.environ.get("WORKFLOW_RECORD_FIRE_LIMIT", "20"))
+WORKFLOW_RECORD_FIRE_WINDOW_SECONDS = int(os.environ.get("WORKFLOW_RECORD_FIRE_WINDOW", "60"))
+# A worker's claim on a running execution; renewed as it goes, swept when it expires.
+WORKFLOW_LEASE_SECONDS = int(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
 
 LOGGING = {
     "version": 1,

@@ -29,6 +29,16 @@ def _expected_database(django_db_setup, django_db_blocker):
         pytest.exit(f"expected the {expected} database, got {connection.vendor}", returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def _celery_eager():
+    """Tests without a worker run tasks in place when they are sent (after commit)."""
+    from automation.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 @pytest.fixture
 def seed_definition():
     return json.loads((FIXTURES / "seed_invoice_reminder.json").read_text())

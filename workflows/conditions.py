@@ -11,12 +11,15 @@ typing rules live here once (see DEFINITION.md, "Conditions"):
 - a missing field is an answer, not a crash: the operator does not hold, except
   `not_exists`, `is_empty`, `not_equals` and `not_in`, which do.
 
-What does raise is a malformed condition (ConditionError: an unknown operator, `in` without a
-list, a regular expression that could run for ever) and a malformed or undefined `{{ }}` in
-`value` (ExpressionError / UndefinedVariable from `workflows.variables`): the `field` is the
-thing being tested, so its absence is an answer, but the `value` is the yardstick, and a
-missing yardstick is a configuration problem the run should show rather than silently take
-the false branch. `{{ x | default(...) }}` makes a value optional.
+What does raise:
+- ConditionError for a condition that is wrong whatever the data: an unknown operator, `in`
+  without a list, a `{{ }}` outside the grammar in `field` or `value`, a regular expression
+  that could run for ever. The message starts with where it is ("conditions[1].value: ...").
+- ExpressionError (from `workflows.variables`) when the data does not fit a `{{ }}` in
+  `value`: most often UndefinedVariable. The `field` is the thing being tested, so its absence
+  is an answer; the `value` is the yardstick, and a missing yardstick is a configuration
+  problem the run should show rather than silently take the false branch.
+  `{{ x | default(...) }}` makes a value optional.
 
 `matches` uses Python's backtracking `re`, so patterns are checked before they run: nested
 or alternating repeats (`(a+)+`, `(a|aa)+`) are refused outright since they can take
@@ -513,7 +516,13 @@ def _evaluate_leaf(
     field = parse_path(condition["field"]).lookup(variables)
     value = None
     if operator.check_value is not None:
-        value = render(condition["value"], variables)
+        raw = condition["value"]
+        for path, text in iter_templates(raw):
+            try:
+                parse(text)
+            except ExpressionError as exc:
+                raise ConditionError(f"{_join(where, 'value')}{_suffix(path)}: {exc}") from None
+        value = render(raw, variables)
         problem = operator.check_value(value)
         if problem:
             raise ConditionError(f"{_join(where, 'value')}: {name}: {problem}")
@@ -521,7 +530,15 @@ def _evaluate_leaf(
             value = as_decimal(value)
     if field is MISSING and operator.when_missing is not None:
         return operator.when_missing
-    return operator.test(field, value, clock)
+    try:
+        return operator.test(field, value, clock)
+    except ConditionError as exc:
+        raise ConditionError(f"{where}: {exc}" if where else str(exc)) from None
+
+
+def _suffix(path: tuple[str | int, ...]) -> str:
+    """A JSON path inside `value` as the validator writes it: `[1]`, `['key']`."""
+    return "".join(f"[{segment!r}]" for segment in path)
 
 
 def _join(where: str, key: str) -> str:
@@ -612,7 +629,7 @@ def _value_problems(
         try:
             parse(text)
         except ExpressionError as exc:
-            problems.append((at + "".join(f"[{p!r}]" for p in path), str(exc)))
+            problems.append((at + _suffix(path), str(exc)))
     if problems or _is_template(value):
         # What a `{{ }}` renders to is only known at run time.
         return problems

@@ -4,10 +4,15 @@ The admin, the API, the CLI and the Celery tasks all call these, so each rule (a
 workflow does not run, a retried execution resumes at its failed step) lives in one place.
 """
 
-from django.db import transaction
+import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .engine import run_execution
+from .engine.outcome import error_info
 from .engine.runner import to_json_data
 from .models import Execution, Workflow
 
@@ -23,12 +28,16 @@ def start_execution(
     trigger_type="manual",
     test=False,
     caused_by=None,
+    trigger_key="",
+    subject="",
     inline=False,
 ):
     """Create a pending execution of the workflow's current version and dispatch it.
 
     With `inline=True` the run happens here and now (the CLI, tests, test mode); otherwise a
-    worker picks it up once the transaction that created it has committed.
+    worker picks it up once the transaction that created it has committed. A `trigger_key`
+    ("evt_...", "schedule:<instant>") starts at most one execution per workflow: asked
+    again, the first one is returned.
     """
     if trigger_type == "manual" and not workflow.can_execute_manually:
         raise ExecutionRefused(f"workflow {workflow.public_id} is archived and cannot run")
@@ -36,32 +45,84 @@ def start_execution(
         raise ExecutionRefused(f"workflow {workflow.public_id} has no definition yet")
     if trigger_data is not None and not isinstance(trigger_data, dict):
         raise ExecutionRefused("input data must be a JSON object")
-    execution = Execution.objects.create(
+    depth = (caused_by.depth + 1) if caused_by else 0
+    execution = Execution(
         workflow=workflow,
         version=workflow.current_version,
         trigger_type=trigger_type,
         trigger_data=to_json_data(trigger_data or {}),
         mode=Execution.Mode.TEST if test else Execution.Mode.LIVE,
         caused_by=caused_by,
-        depth=(caused_by.depth + 1) if caused_by else 0,
+        depth=depth,
+        trigger_key=trigger_key,
+        subject=subject,
     )
+    limit = settings.WORKFLOW_MAX_CHAIN_DEPTH
+    if depth >= limit:
+        # Recorded, not silently dropped: the run that would have been is visible as failed.
+        execution.fail(
+            error_info(
+                "loop_protection",
+                f"workflows triggering workflows went deeper than {limit} "
+                f"(this run would be number {depth + 1} of the chain that started with "
+                f"{_chain_root(caused_by).public_id}); stopped",
+                None,
+            )
+        )
+    try:
+        with transaction.atomic():
+            execution.save()
+    except IntegrityError:
+        if trigger_key:
+            return Execution.objects.get(workflow=workflow, trigger_key=trigger_key)
+        raise
+    if execution.status != Execution.Status.PENDING:
+        return execution
     if inline:
         return run_execution(execution)
     dispatch(execution)
     return execution
 
 
+def _chain_root(execution):
+    seen = 0
+    while execution.caused_by_id and seen < 100:
+        execution, seen = execution.caused_by, seen + 1
+    return execution
+
+
 def dispatch(execution):
     """Wake a worker for this execution after the current transaction commits."""
-    from .tasks import run_execution_task
-
-    transaction.on_commit(lambda: run_execution_task.delay(execution.pk))
+    transaction.on_commit(lambda: _wake(execution.pk))
 
 
-def run(execution_id):
+def run(execution_id, *, take_over=False):
     """Advance an execution by its database id (what a worker does)."""
     execution = Execution.objects.select_related("workflow", "version").get(pk=execution_id)
-    return run_execution(execution)
+    return run_execution(execution, take_over=take_over)
+
+
+def recover(now=None, *, pending_grace_seconds=30):
+    """Wake the executions nobody is working on: running ones whose worker died (lease
+    expired) and pending or retrying ones whose wake-up message was lost. The database is
+    the source of truth; the broker only carries wake-ups. Returns how many were woken."""
+    now = now or timezone.now()
+    stale = now - datetime.timedelta(seconds=pending_grace_seconds)
+    orphans = Execution.objects.filter(
+        Q(status=Execution.Status.RUNNING, lease_expires_at__lte=now)
+        | Q(status=Execution.Status.RUNNING, lease_expires_at__isnull=True)
+        | Q(status__in=[Execution.Status.PENDING, Execution.Status.RETRYING], created_at__lte=stale)
+    ).values_list("pk", flat=True)
+    ids = list(orphans[:1000])
+    for execution_id in ids:
+        _wake(execution_id)
+    return len(ids)
+
+
+def _wake(execution_id):
+    from .tasks import run_execution_task
+
+    run_execution_task.delay(execution_id)
 
 
 def resume_due(now=None, *, inline=True):

@@ -13,3 +13,8 @@ def run_execution_task(execution_id):
 @shared_task(ignore_result=True)
 def resume_due_executions():
     return services.resume_due(inline=False)
+
+
+@shared_task(ignore_result=True)
+def recover_executions():
+    return services.recover()

@@ -199,7 +199,7 @@ class _Filter:
 
 _ISO_DATE_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?"
+    r"(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?"
     r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)?"
 )
 _DATE_FORMAT_RE = re.compile(r"(?:[^%{}]|%[aAwdbBmyYHIpMSfzZjUWcxXGuV%])*")

@@ -8,82 +8,185 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('django_celery_beat', '0019_alter_periodictasks_options'),
-        ('workflows', '0001_initial'),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+        ("workflows", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=triggers.models.new_webhook_token, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('workflow', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='webhook', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(
+                        default=triggers.models.new_webhook_token, max_length=64, unique=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "workflow",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='WebhookSecret',
+            name="WebhookSecret",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('secret', automation.encryption.EncryptedTextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='secrets', to='triggers.webhookendpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("secret", automation.encryption.EncryptedTextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="secrets",
+                        to="triggers.webhookendpoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=triggers.models.new_event_id, editable=False, max_length=64, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('record_type', models.CharField(max_length=100)),
-                ('record_id', models.CharField(max_length=64)),
-                ('payload', models.JSONField()),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True)),
-                ('occasion', models.CharField(blank=True, max_length=200, null=True, unique=True)),
-                ('caused_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.execution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "public_id",
+                    models.CharField(
+                        default=triggers.models.new_event_id,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("record_type", models.CharField(max_length=100)),
+                ("record_id", models.CharField(max_length=64)),
+                ("payload", models.JSONField()),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True)),
+                ("occasion", models.CharField(blank=True, max_length=200, null=True, unique=True)),
+                (
+                    "caused_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="workflows.execution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at'],
-                'indexes': [models.Index(condition=models.Q(('dispatched_at__isnull', True)), fields=['occurred_at'], name='event_undispatched'), models.Index(fields=['record_type', 'record_id'], name='event_record')],
+                "ordering": ["-occurred_at"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("dispatched_at__isnull", True)),
+                        fields=["occurred_at"],
+                        name="event_undispatched",
+                    ),
+                    models.Index(fields=["record_type", "record_id"], name="event_record"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('delivery_id', models.CharField(max_length=200)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('execution', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.execution')),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='triggers.webhookendpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("delivery_id", models.CharField(max_length=200)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="workflows.execution",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="triggers.webhookendpoint",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('endpoint', 'delivery_id'), name='one_delivery_per_id')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("endpoint", "delivery_id"), name="one_delivery_per_id"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WorkflowSchedule',
+            name="WorkflowSchedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('spec', models.JSONField(help_text="The trigger's config")),
-                ('timezone', models.CharField(max_length=64)),
-                ('next_fire_at', models.DateTimeField(blank=True, null=True)),
-                ('last_fired_at', models.DateTimeField(blank=True, null=True)),
-                ('periodic_task', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='django_celery_beat.periodictask')),
-                ('workflow', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='schedule', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("spec", models.JSONField(help_text="The trigger's config")),
+                ("timezone", models.CharField(max_length=64)),
+                ("next_fire_at", models.DateTimeField(blank=True, null=True)),
+                ("last_fired_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "periodic_task",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="django_celery_beat.periodictask",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="schedule",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['next_fire_at'], name='schedule_next_fire')],
+                "indexes": [models.Index(fields=["next_fire_at"], name="schedule_next_fire")],
             },
         ),
     ]

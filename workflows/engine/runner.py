@@ -8,9 +8,13 @@ exactly once; external side effects happen at least once, with a deterministic i
 key (execution id + step path) for providers that honour one.
 """
 
+import contextvars
 import datetime
 import json
 import logging
+import os
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -19,12 +23,14 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..graph import Graph
 from ..models import Execution, ExecutionVariable, StepRun
 from ..signals import execution_status_changed, step_recorded
+from .context import executing
 from .nodes import HANDLERS
 from .nodes.action import failure_from_exception
 from .nodes.base import Step
@@ -54,9 +60,21 @@ def to_json_data(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+def worker_id():
+    """Who holds a lease: host, process and thread."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
 class Runner:
-    def __init__(self, execution):
+    """Advances one execution. `take_over=True` claims it even from a live lease (an
+    operator's explicit resume); otherwise a running execution is claimed only once its
+    lease has expired."""
+
+    def __init__(self, execution, *, take_over=False):
         self.execution = execution
+        self.take_over = take_over
+        self.owner = worker_id()
+        self.lease_seconds = settings.WORKFLOW_LEASE_SECONDS
         version = execution.version
         self.definition = version.definition
         self.graph = compiled_graph(version.pk, version.checksum)
@@ -80,11 +98,16 @@ class Runner:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def run(self):
+    def run(self, *, deadline=None):
+        """Run until the execution finishes or parks; with a `deadline` (time.monotonic()),
+        stop after the step that passes it and hand the rest to a worker."""
         if not self._enter():
             return self.execution
         try:
             while self.execution.status == Execution.Status.RUNNING:
+                if deadline is not None and time.monotonic() > deadline:
+                    self._hand_over()
+                    break
                 ready = self._ready_tokens()
                 if not ready:
                     if not self.state.tokens:
@@ -101,28 +124,47 @@ class Runner:
         return self.execution
 
     def _enter(self):
-        """Move the execution into `running`, or say there is nothing to do."""
+        """Claim the execution and move it into `running`, or say there is nothing to do."""
         execution = self.execution
         status = execution.status
+        now = self.now()
+        claim = Q(pk=execution.pk, status=status)
         if status in (Execution.Status.PENDING, Execution.Status.RETRYING):
             execution.start()
         elif status == Execution.Status.WAITING:
-            if execution.resume_at and execution.resume_at > self.now():
+            if execution.resume_at and execution.resume_at > now:
                 return False
             execution.resume()
-        elif status != Execution.Status.RUNNING:
+        elif status == Execution.Status.RUNNING:
+            # Resuming a run whose worker died: only once its lease has run out.
+            if not self.take_over:
+                claim &= Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+        else:
             return False
-        # Compare-and-set on the status read: of two workers waking the same run, one wins.
-        claimed = Execution.objects.filter(pk=execution.pk, status=status).update(
+        execution.lease_owner = self.owner
+        execution.lease_expires_at = now + datetime.timedelta(seconds=self.lease_seconds)
+        # Compare-and-set on what was read: of two workers waking the same run, one wins.
+        claimed = Execution.objects.filter(claim).update(
             status=execution.status,
             started_at=execution.started_at,
             resume_at=execution.resume_at,
             state=self.state.to_json(),
+            lease_owner=execution.lease_owner,
+            lease_expires_at=execution.lease_expires_at,
         )
         if not claimed:
             return False
         self._announce()
         return True
+
+    def _hand_over(self):
+        """Give the lease up at once so that a worker (or the sweeper) carries on."""
+        from ..services import dispatch
+
+        with transaction.atomic():
+            self.execution.lease_expires_at = self.now()
+            self._save()
+            dispatch(self.execution)
 
     def _ready_tokens(self):
         now = self.now()
@@ -166,7 +208,11 @@ class Runner:
             # Parallel branches overlap in time: their node work runs side by side; the
             # checkpoints then commit one at a time.
             with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_THREADS, len(ready))) as pool:
-                results = list(pool.map(self._execute_in_thread, ready))
+                futures = [
+                    pool.submit(contextvars.copy_context().run, self._execute_in_thread, token)
+                    for token in ready
+                ]
+                results = [future.result() for future in futures]
         for token, (outcome, started_at, clock) in zip(ready, results, strict=True):
             if self.execution.status != Execution.Status.RUNNING:
                 break
@@ -186,8 +232,9 @@ class Runner:
         node = self.graph.nodes[token["node"]]
         step = Step(run=self, node=node, token=token, variables=self._scope(token))
         try:
-            outcome = HANDLERS[node["type"]].execute(step)
-        except Exception as exc:
+            with executing(self.execution):
+                outcome = HANDLERS[node["type"]].execute(step)
+        except Exception as exc:  # a bug in a handler fails the step, not the worker
             logger.exception("node %s of %s crashed", node["id"], self.execution.public_id)
             outcome = failure_from_exception(exc, node["id"], {})
         return outcome, started_at, clock
@@ -234,7 +281,8 @@ class Runner:
 
     def _perform(self, outcome, node):
         try:
-            with transaction.atomic():  # a savepoint: a failed write leaves nothing behind
+            # A savepoint: a failed write leaves nothing behind.
+            with transaction.atomic(), executing(self.execution):
                 output, bind = outcome.perform()
         except Exception as exc:
             failed = failure_from_exception(exc, node["id"], outcome.retry_policy or {})
@@ -356,9 +404,17 @@ class Runner:
         state = self.state.to_json()
         state["elapsed"] = self._elapsed()
         execution.state = state
-        # Conditional on the row still being `running`: a run cancelled meanwhile is not
-        # overwritten, and this checkpoint rolls back instead.
-        changed = Execution.objects.filter(pk=execution.pk, status=Execution.Status.RUNNING).update(
+        now = self.now()
+        if execution.status != Execution.Status.RUNNING:
+            execution.lease_owner, execution.lease_expires_at = "", None
+        elif (execution.lease_expires_at - now).total_seconds() < self.lease_seconds / 2:
+            # Renewed with the checkpoint it rides on: no query of its own.
+            execution.lease_expires_at = now + datetime.timedelta(seconds=self.lease_seconds)
+        # Conditional on the row still being ours and `running`: a run cancelled or taken
+        # over meanwhile is not overwritten, and this checkpoint rolls back instead.
+        changed = Execution.objects.filter(
+            pk=execution.pk, status=Execution.Status.RUNNING, lease_owner=self.owner
+        ).update(
             status=execution.status,
             state=state,
             steps_total=execution.steps_total,
@@ -366,6 +422,8 @@ class Runner:
             error=execution.error,
             resume_at=execution.resume_at,
             completed_at=execution.completed_at,
+            lease_owner=execution.lease_owner,
+            lease_expires_at=execution.lease_expires_at,
         )
         if not changed:
             raise ExecutionInterrupted(execution.public_id)
@@ -499,6 +557,6 @@ def _at(value):
     return parse_datetime(value)
 
 
-def run_execution(execution):
+def run_execution(execution, *, take_over=False, deadline=None):
     """Advance an execution (a model instance) as far as it can go now."""
-    return Runner(execution).run()
+    return Runner(execution, take_over=take_over).run(deadline=deadline)

@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,142 +17,329 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Workflow',
+            name="Workflow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=workflows.ids.new_workflow_id, editable=False, max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('status', django_fsm.FSMField(choices=[('draft', 'Draft'), ('active', 'Active'), ('paused', 'Paused'), ('archived', 'Archived')], default='draft', max_length=50, protected=True)),
-                ('trigger_type', models.CharField(default='manual', max_length=20)),
-                ('trigger_event', models.CharField(blank=True, max_length=100)),
-                ('timezone', models.CharField(blank=True, max_length=64)),
-                ('status_reason', models.TextField(blank=True, help_text='Why the workflow was last paused or archived')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "public_id",
+                    models.CharField(
+                        default=workflows.ids.new_workflow_id,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "status",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("archived", "Archived"),
+                        ],
+                        default="draft",
+                        max_length=50,
+                        protected=True,
+                    ),
+                ),
+                ("trigger_type", models.CharField(default="manual", max_length=20)),
+                ("trigger_event", models.CharField(blank=True, max_length=100)),
+                ("timezone", models.CharField(blank=True, max_length=64)),
+                (
+                    "status_reason",
+                    models.TextField(
+                        blank=True, help_text="Why the workflow was last paused or archived"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'permissions': [('execute_workflow', 'Can execute workflow')],
+                "ordering": ["name"],
+                "permissions": [("execute_workflow", "Can execute workflow")],
             },
             bases=(django_fsm.FSMModelMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='WorkflowVersion',
+            name="WorkflowVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('definition', models.JSONField()),
-                ('checksum', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("definition", models.JSONField()),
+                ("checksum", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workflow', '-number'],
+                "ordering": ["workflow", "-number"],
             },
         ),
         migrations.AddField(
-            model_name='workflow',
-            name='current_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.workflowversion'),
+            model_name="workflow",
+            name="current_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="workflows.workflowversion",
+            ),
         ),
         migrations.CreateModel(
-            name='Execution',
+            name="Execution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=workflows.ids.new_execution_id, editable=False, max_length=64, unique=True)),
-                ('status', django_fsm.FSMField(choices=[('pending', 'Pending'), ('running', 'Running'), ('waiting', 'Waiting'), ('completed', 'Completed'), ('failed', 'Failed'), ('retrying', 'Retrying'), ('cancelled', 'Cancelled')], default='pending', max_length=50, protected=True)),
-                ('mode', models.CharField(choices=[('live', 'Live'), ('test', 'Test')], default='live', max_length=4)),
-                ('trigger_type', models.CharField(default='manual', max_length=20)),
-                ('trigger_data', models.JSONField(blank=True, default=dict)),
-                ('state', models.JSONField(blank=True, default=dict)),
-                ('steps_total', models.PositiveIntegerField(default=0)),
-                ('steps_completed', models.PositiveIntegerField(default=0)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('resume_at', models.DateTimeField(blank=True, null=True)),
-                ('depth', models.PositiveSmallIntegerField(default=0)),
-                ('trigger_key', models.CharField(blank=True, max_length=200)),
-                ('subject', models.CharField(blank=True, max_length=100)),
-                ('lease_owner', models.CharField(blank=True, max_length=100)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('caused_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='caused', to='workflows.execution')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='workflows.workflow')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='workflows.workflowversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "public_id",
+                    models.CharField(
+                        default=workflows.ids.new_execution_id,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "status",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("waiting", "Waiting"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("retrying", "Retrying"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=50,
+                        protected=True,
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("live", "Live"), ("test", "Test")], default="live", max_length=4
+                    ),
+                ),
+                ("trigger_type", models.CharField(default="manual", max_length=20)),
+                ("trigger_data", models.JSONField(blank=True, default=dict)),
+                ("state", models.JSONField(blank=True, default=dict)),
+                ("steps_total", models.PositiveIntegerField(default=0)),
+                ("steps_completed", models.PositiveIntegerField(default=0)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("resume_at", models.DateTimeField(blank=True, null=True)),
+                ("depth", models.PositiveSmallIntegerField(default=0)),
+                ("trigger_key", models.CharField(blank=True, max_length=200)),
+                ("subject", models.CharField(blank=True, max_length=100)),
+                ("lease_owner", models.CharField(blank=True, max_length=100)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "caused_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="caused",
+                        to="workflows.execution",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="executions",
+                        to="workflows.workflow",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="workflows.workflowversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
             bases=(django_fsm.FSMModelMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='ExecutionVariable',
+            name="ExecutionVariable",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('value', models.JSONField(null=True)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='variables', to='workflows.execution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("value", models.JSONField(null=True)),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="variables",
+                        to="workflows.execution",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('execution', 'name'), name='one_variable_per_name')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("execution", "name"), name="one_variable_per_name"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StepRun',
+            name="StepRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(max_length=100)),
-                ('node_type', models.CharField(max_length=20)),
-                ('path', models.CharField(max_length=500)),
-                ('attempt', models.PositiveSmallIntegerField(default=1)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('retrying', 'Retrying'), ('skipped', 'Skipped')], max_length=10)),
-                ('input', models.JSONField(blank=True, null=True)),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.FloatField(blank=True, null=True)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='workflows.execution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("node_id", models.CharField(max_length=100)),
+                ("node_type", models.CharField(max_length=20)),
+                ("path", models.CharField(max_length=500)),
+                ("attempt", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("retrying", "Retrying"),
+                            ("skipped", "Skipped"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("input", models.JSONField(blank=True, null=True)),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_ms", models.FloatField(blank=True, null=True)),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="workflows.execution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['execution', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('execution', 'path', 'attempt'), name='one_steprun_per_attempt')],
+                "ordering": ["execution", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("execution", "path", "attempt"), name="one_steprun_per_attempt"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='workflowversion',
-            constraint=models.UniqueConstraint(fields=('workflow', 'number'), name='one_version_number'),
+            model_name="workflowversion",
+            constraint=models.UniqueConstraint(
+                fields=("workflow", "number"), name="one_version_number"
+            ),
         ),
         migrations.AddIndex(
-            model_name='workflow',
-            index=models.Index(fields=['status', 'trigger_type', 'trigger_event'], name='wf_trigger_lookup'),
+            model_name="workflow",
+            index=models.Index(
+                fields=["status", "trigger_type", "trigger_event"], name="wf_trigger_lookup"
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['workflow', '-created_at'], name='exec_workflow_time'),
+            model_name="execution",
+            index=models.Index(fields=["workflow", "-created_at"], name="exec_workflow_time"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(condition=models.Q(('status', 'waiting')), fields=['resume_at'], name='exec_waiting_resume'),
+            model_name="execution",
+            index=models.Index(
+                condition=models.Q(("status", "waiting")),
+                fields=["resume_at"],
+                name="exec_waiting_resume",
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['status', '-created_at'], name='exec_status_time'),
+            model_name="execution",
+            index=models.Index(fields=["status", "-created_at"], name="exec_status_time"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(condition=models.Q(('status', 'running')), fields=['lease_expires_at'], name='exec_running_lease'),
+            model_name="execution",
+            index=models.Index(
+                condition=models.Q(("status", "running")),
+                fields=["lease_expires_at"],
+                name="exec_running_lease",
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(condition=models.Q(('subject', ''), _negated=True), fields=['workflow', 'subject', 'created_at'], name='exec_subject_time'),
+            model_name="execution",
+            index=models.Index(
+                condition=models.Q(("subject", ""), _negated=True),
+                fields=["workflow", "subject", "created_at"],
+                name="exec_subject_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='execution',
-            constraint=models.UniqueConstraint(condition=models.Q(('trigger_key', ''), _negated=True), fields=('workflow', 'trigger_key'), name='one_execution_per_trigger'),
+            model_name="execution",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("trigger_key", ""), _negated=True),
+                fields=("workflow", "trigger_key"),
+                name="one_execution_per_trigger",
+            ),
         ),
     ]

@@ -15,7 +15,10 @@ def bind_outputs(node, action_type, output):
         return {names[0]: output}
     if not isinstance(output, dict):
         return {}
-    return {name: output.get(declared) for name, declared in zip(names, action_type.outputs, strict=False)}
+    return {
+        name: output.get(declared)
+        for name, declared in zip(names, action_type.outputs, strict=False)
+    }
 
 
 def failure_from_exception(exc, node_id, policy):

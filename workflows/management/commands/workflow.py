@@ -114,7 +114,9 @@ class Command(BaseCommand):
         found = Execution.objects.filter(public_id=execution).first()
         if found is None:
             raise CommandError(f"no execution '{execution}'")
-        self._print_json(execution_summary(run(found.pk)))
+        # An operator's explicit resume takes the run over even if a (dead) worker's lease
+        # has not expired yet.
+        self._print_json(execution_summary(run(found.pk, take_over=True)))
 
     def handle_export(self, workflow, **options):
         self._print_json(export_definition(self._workflow(workflow)))

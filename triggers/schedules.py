@@ -1,0 +1,5 @@
+"""Schedules (to be written)."""
+
+
+def register():
+    pass

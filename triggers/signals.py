@@ -1,0 +1,5 @@
+"""Model signals -> the event outbox (to be written)."""
+
+
+def connect():
+    pass

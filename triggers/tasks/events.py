@@ -1,0 +1,1 @@
+"""Celery tasks of event triggers (to be written)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of schedule triggers (to be written)."""

@@ -1,0 +1,3 @@
+"""Webhook URLs."""
+
+urlpatterns = []

@@ -1,0 +1,5 @@
+"""Webhooks (to be written)."""
+
+
+def register():
+    pass
