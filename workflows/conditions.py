@@ -21,48 +21,28 @@ What does raise:
   problem the run should show rather than silently take the false branch.
   `{{ x | default(...) }}` makes a value optional.
 
-`matches` uses Python's backtracking `re`, so patterns are checked before they run: nested
-or alternating repeats (`(a+)+`, `(a|aa)+`) are refused outright since they can take
-exponential time, and every other pattern gets a work estimate for the input at hand (each
-unbounded repeat can multiply the work by the input's length, as `.*a.*b` does), which
-must stay under a fixed budget.
+`matches` runs only patterns that `workflows.patterns` lets through: Python's `re`
+backtracks, and a pattern such as `(a+)+$` could keep a worker busy for minutes. A refused
+pattern is a ConditionError ("value: matches: ...").
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import re
-import re._constants as sre  # the parse tree's opcodes; private, but stable since 3.11
-import re._parser as sre_parser
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
-from workflows.variables import (
-    MISSING,
-    ExpressionError,
-    as_decimal,
-    iter_templates,
-    parse,
-    parse_iso,
-    parse_path,
-    quote,
-    render,
-)
+from workflows.patterns import RefusedPattern, compile_pattern
+from workflows.values import MISSING, as_decimal, describe_type, parse_iso
+from workflows.variables import ExpressionError, iter_templates, parse, parse_path, render
 
 MAX_DEPTH = 32
-MAX_PATTERN_LENGTH = 200
-MAX_MATCH_INPUT = 10_000
-# Backtracking steps allowed for one match: enough for any pattern with one unbounded repeat
-# (`\d+`, `.*`) on the longest input, which takes CPython's `re` a few tenths of a second at
-# worst. `a*a*b` on 10,000 "a"s would take minutes, and is refused.
-MATCH_BUDGET = (MAX_MATCH_INPUT + 1) ** 2
 
 
 class ConditionError(ValueError):
@@ -188,31 +168,22 @@ def _between(field: Any, value: Any, clock: _Clock) -> bool:
 
 def _days_ago(field: Any, value: Any, clock: _Clock) -> bool:
     day = clock.day(field)
-    return day is not None and (clock.today - day).days >= value
+    return day is not None and (clock.today - day).days >= as_decimal(value)
 
 
 def _days_from_now(field: Any, value: Any, clock: _Clock) -> bool:
     day = clock.day(field)
-    return day is not None and 0 <= (day - clock.today).days <= value
+    return day is not None and 0 <= (day - clock.today).days <= as_decimal(value)
 
 
 def _matches(field: Any, value: Any, clock: _Clock) -> bool:
     subject = _text(field)
     if subject is None:
         return False
-    pattern = _compile_pattern(value)
-    if len(subject) > MAX_MATCH_INPUT:
-        raise ConditionError(
-            f"matches: the input is {len(subject):,} characters; at most {MAX_MATCH_INPUT:,} "
-            "are matched"
-        )
-    if pattern.cost(len(subject)) > MATCH_BUDGET:
-        raise ConditionError(
-            f"matches: the pattern {quote(pattern.compiled.pattern)} could take too long on an "
-            f"input of {len(subject):,} characters; use fewer unbounded repeats (.*, +) or "
-            "anchor it with ^"
-        )
-    return pattern.compiled.search(subject) is not None
+    try:
+        return compile_pattern(value).search(subject)
+    except RefusedPattern as exc:
+        raise ConditionError(f"matches: {exc}") from None
 
 
 # --- the operator table ------------------------------------------------------------------
@@ -250,9 +221,9 @@ def _pattern_value(value: Any) -> str:
     if not isinstance(value, str):
         return "the value must be a regular expression (a string)"
     try:
-        _compile_pattern(value)
-    except ConditionError as exc:
-        return str(exc).removeprefix("matches: ")
+        compile_pattern(value)
+    except RefusedPattern as exc:
+        return str(exc)
     return ""
 
 
@@ -381,88 +352,6 @@ _OPERATORS: dict[str, _Operator] = {
 OPERATORS: dict[str, str] = {name: op.description for name, op in _OPERATORS.items()}
 
 
-# --- regular expressions -----------------------------------------------------------------
-
-_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
-
-
-@dataclass(frozen=True)
-class _Pattern:
-    compiled: re.Pattern[str]
-    # How many ways each repeat or alternation may go; None for "as many as the input is long".
-    choices: tuple[int | None, ...]
-    anchored: bool
-
-    def cost(self, length: int) -> int:
-        """An upper bound on backtracking work for an input of this length."""
-        work = 1 if self.anchored else length + 1
-        for choice in self.choices:
-            work *= length + 1 if choice is None else min(choice, length + 1)
-            if work > MATCH_BUDGET:
-                break
-        return work
-
-
-@functools.lru_cache(maxsize=512)
-def _compile_pattern(pattern: str) -> _Pattern:
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        raise ConditionError(
-            f"matches: the pattern is longer than {MAX_PATTERN_LENGTH} characters: {quote(pattern)}"
-        )
-    try:
-        compiled = re.compile(pattern)
-        tree = sre_parser.parse(pattern)
-    except re.error as exc:
-        raise ConditionError(
-            f"matches: invalid regular expression {quote(pattern)}: {exc}"
-        ) from None
-    choices: list[int | None] = []
-    problem = _scan(tree, choices, repeated=False)
-    if problem:
-        raise ConditionError(
-            f"matches: the pattern {quote(pattern)} may backtrack catastrophically ({problem})"
-        )
-    first = tree.data[0] if tree.data else None
-    anchored = first == (sre.AT, sre.AT_BEGINNING_STRING) or (
-        first == (sre.AT, sre.AT_BEGINNING) and not tree.state.flags & re.MULTILINE
-    )
-    return _Pattern(compiled, tuple(choices), anchored)
-
-
-def _scan(tree: Any, choices: list[int | None], *, repeated: bool) -> str:
-    """Collect the choice points of a parsed pattern; return why it is refused, or ""."""
-    for op, arg in tree:
-        problem = ""
-        if op in _REPEATS:
-            low, high, body = arg
-            if high != low:
-                if repeated:
-                    return "a repeat inside a repeated group, as in (a+)+"
-                choices.append(None if high == sre.MAXREPEAT else high - low + 1)
-            problem = _scan(body, choices, repeated=repeated or high > 1)
-        elif op == sre.BRANCH:
-            if repeated:
-                return "an alternation inside a repeated group, as in (a|aa)+"
-            choices.append(len(arg[1]))
-            problem = next((p for b in arg[1] if (p := _scan(b, choices, repeated=False))), "")
-        elif op == sre.GROUPREF_EXISTS:
-            choices.append(2)
-            problem = _scan(arg[1], choices, repeated=repeated) or (
-                _scan(arg[2], choices, repeated=repeated) if arg[2] else ""
-            )
-        elif op == sre.GROUPREF and repeated:
-            return "a backreference inside a repeated group"
-        elif op == sre.SUBPATTERN:
-            problem = _scan(arg[3], choices, repeated=repeated)
-        elif op in (sre.ASSERT, sre.ASSERT_NOT):
-            problem = _scan(arg[1], choices, repeated=repeated)
-        elif op == sre.ATOMIC_GROUP:
-            problem = _scan(arg, choices, repeated=repeated)
-        if problem:
-            return problem
-    return ""
-
-
 # --- evaluation --------------------------------------------------------------------------
 
 
@@ -526,8 +415,6 @@ def _evaluate_leaf(
         problem = operator.check_value(value)
         if problem:
             raise ConditionError(f"{_join(where, 'value')}: {name}: {problem}")
-        if operator.check_value is _days_value:
-            value = as_decimal(value)
     if field is MISSING and operator.when_missing is not None:
         return operator.when_missing
     try:
@@ -556,9 +443,8 @@ def _children(
     kind = condition.get("type")
     if kind is None:
         return None, _leaf_problems(condition, where)
-    if kind not in LOGICAL_TYPES:
-        known = ", ".join(LOGICAL_TYPES)
-        return None, [(_join(where, "type"), f"unknown type {kind!r}; the types are {known}")]
+    if not isinstance(kind, str) or kind not in LOGICAL_TYPES:
+        return None, [(_join(where, "type"), _unknown("type", kind, LOGICAL_TYPES))]
     if kind == "not" and "conditions" not in condition and "condition" in condition:
         return [(_join(where, "condition"), condition["condition"])], []
     items = condition.get("conditions")
@@ -584,7 +470,7 @@ def _leaf_problems(condition: Mapping[str, Any], where: str) -> list[tuple[str, 
     operator = _OPERATORS.get(name) if isinstance(name, str) else None
     if operator is None:
         message = (
-            f"unknown operator {name!r}; the operators are {', '.join(OPERATORS)}"
+            _unknown("operator", name, OPERATORS)
             if name is not None
             else "a condition needs an operator"
         )
@@ -592,6 +478,15 @@ def _leaf_problems(condition: Mapping[str, Any], where: str) -> list[tuple[str, 
     elif operator.check_value is not None and "value" not in condition:
         problems.append((_join(where, "value"), f"{name} needs a value"))
     return problems
+
+
+def _unknown(what: str, name: Any, known: Iterable[str]) -> str:
+    """Why `name` is no `type` or `operator` (a list or an object is described, not shown)."""
+    choices = ", ".join(known)
+    if isinstance(name, str):
+        return f"unknown {what} {name!r}; the {what}s are {choices}"
+    # A list or an object is no name (and not hashable): say what it is, not all of it.
+    return f"the {what} must be a name, not {describe_type(name)}; the {what}s are {choices}"
 
 
 # --- static checks for the validator -----------------------------------------------------

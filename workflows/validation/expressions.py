@@ -9,7 +9,6 @@ triggers a path into the record is also checked against the record registry, so
 `invoice.custmer.email` is caught before the first invoice arrives.
 """
 
-import logging
 
 from triggers.catalog import get_event
 
@@ -19,8 +18,6 @@ from ..records import registry as records
 from ..trigger_data import known_keys
 from ..variables import ExpressionError, iter_templates, parse, parse_path
 from .context import split_path
-
-logger = logging.getLogger(__name__)
 
 BUILTINS = frozenset({"now", "today", "workflow", "execution"})
 # Labels and layout are shown, never evaluated; conditions are checked as conditions.
@@ -65,15 +62,7 @@ def _conditions_of(index, node):
 
 
 def _condition(context, scope, base, condition, node_id, *, trigger_only=False):
-    try:
-        problems, paths = validate_condition(condition), condition_paths(condition)
-    except Exception:
-        # A shape the condition module does not expect (e.g. an object where a name
-        # belongs); the schema names the spot, and the other checks go on.
-        logger.warning("conditions could not check %r", condition, exc_info=True)
-        if not context.flagged(*base):
-            context.error(base, "this condition is malformed")
-        return
+    problems, paths = validate_condition(condition), condition_paths(condition)
     for where, message in problems:
         path = (*base, *split_path(where))
         # The schema may have said the same in its words (an unknown operator, say).
