@@ -136,6 +136,28 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat wakes at least every second: due delays and schedules start within a second.
+CELERY_BEAT_MAX_LOOP_INTERVAL = 1
+# The in-process broker polls its queues; 5 ms keeps a wake-up's latency near 3 ms.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.005}
+CELERY_BEAT_SCHEDULE = {
+    # Delays and retry backoffs that are due.
+    "resume-due-executions": {"task": "workflows.resume_due", "schedule": 1.0},
+    # Runs whose worker died (lease expired) or whose wake-up message was lost.
+    "recover-executions": {
+        "task": "workflows.recover",
+        "schedule": float(os.environ.get("WORKFLOW_RECOVER_INTERVAL", "10")),
+    },
+    # Events a crash (or another process, in embedded mode) left undispatched, and
+    # time-based events (due dates, renewals).
+    "dispatch-pending-events": {
+        "task": "triggers.dispatch_pending_events",
+        "schedule": float(os.environ.get("WORKFLOW_OUTBOX_SWEEP_INTERVAL", "5")),
+    },
+    "sweep-time-events": {"task": "triggers.sweep_time_events", "schedule": 60.0},
+    # Safety net for schedule firings a stopped beat missed.
+    "fire-due-schedules": {"task": "triggers.fire_due_schedules", "schedule": 5.0},
+}
 
 # --- Channels -------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -181,7 +203,9 @@ WORKFLOW_MAX_CHAIN_DEPTH = int(os.environ.get("WORKFLOW_MAX_CHAIN_DEPTH", "8"))
 WORKFLOW_RECORD_FIRE_LIMIT = int(os.environ.get("WORKFLOW_RECORD_FIRE_LIMIT", "20"))
 WORKFLOW_RECORD_FIRE_WINDOW_SECONDS = int(os.environ.get("WORKFLOW_RECORD_FIRE_WINDOW", "60"))
 # A worker's claim on a running execution; renewed as it goes, swept when it expires.
-WORKFLOW_LEASE_SECONDS = int(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
+WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
+# A pending run whose wake-up message was lost is woken again after this long.
+WORKFLOW_PENDING_GRACE_SECONDS = float(os.environ.get("WORKFLOW_PENDING_GRACE", "10"))
 
 LOGGING = {
     "version": 1,

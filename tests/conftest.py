@@ -20,6 +20,25 @@ def require(available, what):
     pytest.skip(f"{what} is not available")
 
 
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI nothing may pass by being skipped: a skip there fails the run."""
+    if os.environ.get("REQUIRE_SERVICES") == "1" and _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        session.config.get_terminal_writer().line(
+            f"REQUIRE_SERVICES=1: {len(_skipped)} skipped test(s) fail the run: "
+            + ", ".join(_skipped[:10]),
+            red=True,
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _expected_database(django_db_setup, django_db_blocker):
     """CI runs the suite once per database; EXPECT_DATABASE makes a silent fallback to the

@@ -102,11 +102,13 @@ def run(execution_id, *, take_over=False):
     return run_execution(execution, take_over=take_over)
 
 
-def recover(now=None, *, pending_grace_seconds=30):
+def recover(now=None, *, pending_grace_seconds=None):
     """Wake the executions nobody is working on: running ones whose worker died (lease
     expired) and pending or retrying ones whose wake-up message was lost. The database is
     the source of truth; the broker only carries wake-ups. Returns how many were woken."""
     now = now or timezone.now()
+    if pending_grace_seconds is None:
+        pending_grace_seconds = settings.WORKFLOW_PENDING_GRACE_SECONDS
     stale = now - datetime.timedelta(seconds=pending_grace_seconds)
     orphans = Execution.objects.filter(
         Q(status=Execution.Status.RUNNING, lease_expires_at__lte=now)

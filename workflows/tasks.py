@@ -5,16 +5,16 @@ from celery import shared_task
 from . import services
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="workflows.run_execution", acks_late=True, ignore_result=True)
 def run_execution_task(execution_id):
     services.run(execution_id)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="workflows.resume_due", ignore_result=True)
 def resume_due_executions():
     return services.resume_due(inline=False)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="workflows.recover", ignore_result=True)
 def recover_executions():
     return services.recover()

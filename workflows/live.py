@@ -1,0 +1,88 @@
+"""Live logs: each committed step change is published to Channels groups.
+
+Two groups per change: the execution's (`execution.<id>`) and its workflow's
+(`workflow.<id>`). Publishing happens after commit (the signals are sent on commit), so a
+client never sees a step that a rollback erased.
+
+Channels' in-memory layer (embedded mode) is bound to the server's event loop and is not
+thread-safe: from a worker thread the message is scheduled onto that loop (`serve` hands it
+over with `use_event_loop`); otherwise `async_to_sync` sends it (Redis layer, any process).
+"""
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from .models import Execution, StepRun
+from .signals import execution_status_changed, step_recorded
+from .summaries import step_summary
+
+logger = logging.getLogger(__name__)
+
+_server_loop = None
+
+
+def use_event_loop(loop):
+    """Publish through this loop (the ASGI server's) from any thread."""
+    global _server_loop
+    _server_loop = loop
+
+
+def execution_group(public_id):
+    return f"execution.{public_id}"
+
+
+def workflow_group(public_id):
+    return f"workflow.{public_id}"
+
+
+def step_message(execution, step):
+    return {
+        "type": "live.step",
+        "execution": execution.public_id,
+        "workflow": execution.workflow.public_id,
+        "step": {"id": step.pk, **step_summary(step)},
+    }
+
+
+def execution_message(execution):
+    return {
+        "type": "live.execution",
+        "execution": execution.public_id,
+        "workflow": execution.workflow.public_id,
+        "status": execution.status,
+        "steps_total": execution.steps_total,
+        "steps_completed": execution.steps_completed,
+        "error": execution.error,
+    }
+
+
+def publish(message):
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    groups = (execution_group(message["execution"]), workflow_group(message["workflow"]))
+    try:
+        for group in groups:
+            if _server_loop is not None and _server_loop.is_running():
+                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _server_loop)
+            else:
+                async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        # A live view is a convenience: losing a frame must never fail a run.
+        logger.exception("could not publish a live log message")
+
+
+def _on_step(sender, execution, step, **kwargs):
+    publish(step_message(execution, step))
+
+
+def _on_status(sender, execution, **kwargs):
+    publish(execution_message(execution))
+
+
+def connect():
+    step_recorded.connect(_on_step, sender=StepRun, dispatch_uid="live-step")
+    execution_status_changed.connect(_on_status, sender=Execution, dispatch_uid="live-status")
