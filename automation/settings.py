@@ -207,6 +207,15 @@ WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
 # A pending run whose wake-up message was lost is woken again after this long.
 WORKFLOW_PENDING_GRACE_SECONDS = float(os.environ.get("WORKFLOW_PENDING_GRACE", "10"))
 
+# --- Webhooks ---------------------------------------------------------------------------
+WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
+# `respond: on_completion` waits at most this long, whatever the definition asks.
+WEBHOOK_MAX_WAIT_SECONDS = float(os.environ.get("WEBHOOK_MAX_WAIT_SECONDS", "30"))
+# After a rotation the previous signing secret stays valid this long.
+WEBHOOK_SECRET_GRACE_SECONDS = int(os.environ.get("WEBHOOK_SECRET_GRACE_SECONDS", "86400"))
+# The address people and other systems reach this product at (webhook URLs shown to users).
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -242,3 +242,40 @@ def test_workflow_listening_for_uses_the_index(make_workflow):
     make_workflow({**VALID, "trigger": {"type": "event", "event": "customer.created"}})
     on_invoice.change_status("active")
     assert list(Workflow.objects.listening_for("invoice.created")) == [on_invoice]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_from_db_never_unprotects_the_state_for_other_instances(workflow):
+    """django-fsm's own mixin flips `protected` on the field shared by every instance, so
+    while one thread refreshes, another could assign a state directly; ours never does."""
+    import threading
+
+    errors = []
+    done = threading.Event()
+
+    def refresh_many():
+        mine = Workflow.objects.get(pk=workflow.pk)
+        try:
+            for _ in range(300):
+                mine.refresh_from_db()
+        except Exception as exc:  # collected for the assertion
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def try_assign():
+        other = Workflow.objects.get(pk=workflow.pk)
+        while not done.is_set():
+            try:
+                other.status = "active"
+            except AttributeError:
+                continue
+            errors.append(AssertionError("direct assignment was allowed"))
+            return
+
+    threads = [threading.Thread(target=refresh_many), threading.Thread(target=try_assign)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -163,7 +163,7 @@ class Runner:
 
         with transaction.atomic():
             self.execution.lease_expires_at = self.now()
-            self._save()
+            self._save(renew=False)
             dispatch(self.execution)
 
     def _ready_tokens(self):
@@ -386,7 +386,7 @@ class Runner:
         self._dirty.discard(name)
         self._removed.add(name)
 
-    def _save(self):
+    def _save(self, *, renew=True):
         execution = self.execution
         if self._dirty:
             ExecutionVariable.objects.bulk_create(
@@ -407,7 +407,7 @@ class Runner:
         now = self.now()
         if execution.status != Execution.Status.RUNNING:
             execution.lease_owner, execution.lease_expires_at = "", None
-        elif (execution.lease_expires_at - now).total_seconds() < self.lease_seconds / 2:
+        elif renew and (execution.lease_expires_at - now).total_seconds() < self.lease_seconds / 2:
             # Renewed with the checkpoint it rides on: no query of its own.
             execution.lease_expires_at = now + datetime.timedelta(seconds=self.lease_seconds)
         # Conditional on the row still being ours and `running`: a run cancelled or taken

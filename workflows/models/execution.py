@@ -3,9 +3,10 @@
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import FSMField, transition
 
 from ..ids import new_execution_id
+from .fsm import ProtectedStateMixin
 
 
 class ExecutionQuerySet(models.QuerySet):
@@ -17,7 +18,7 @@ class ExecutionQuerySet(models.QuerySet):
         return self.filter(status__in=Execution.UNFINISHED)
 
 
-class Execution(FSMModelMixin, models.Model):
+class Execution(ProtectedStateMixin, models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
         RUNNING = "running"

@@ -6,10 +6,11 @@ import json
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Max
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import FSMField, transition
 
 from .. import trigger_hooks
 from ..ids import new_workflow_id
+from .fsm import ProtectedStateMixin
 
 # Keys of an exported definition that belong to the workflow row, not to a version.
 ROW_KEYS = ("id", "version", "status")
@@ -33,7 +34,7 @@ class WorkflowQuerySet(models.QuerySet):
         return self.active().filter(trigger_type="event", trigger_event=event_name)
 
 
-class Workflow(FSMModelMixin, models.Model):
+class Workflow(ProtectedStateMixin, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"
         ACTIVE = "active"
