@@ -23,6 +23,30 @@ def _days_until_end_q(lookup, value):
     return Q(**{f"end_date__{lookup}": timezone.localdate() + timedelta(days=int(value))})
 
 
+def _hours_open(ticket):
+    return int((timezone.now() - ticket.created_at).total_seconds() // 3600)
+
+
+def _hours_open_q(lookup, value):
+    """hours_open = whole hours since created_at, as a condition on created_at.
+
+    hours_open >= n is created_at <= now - n hours; the other comparisons reduce to it
+    (> n is >= n + 1, <= n is "not >= n + 1", < n is "not >= n").
+    """
+    now, hours = timezone.now(), int(value)
+
+    def at_least(n):
+        return Q(created_at__lte=now - timedelta(hours=n))
+
+    return {
+        "gte": lambda: at_least(hours),
+        "gt": lambda: at_least(hours + 1),
+        "lte": lambda: ~at_least(hours + 1),
+        "lt": lambda: ~at_least(hours),
+        "exact": lambda: at_least(hours) & ~at_least(hours + 1),
+    }[lookup]()
+
+
 def register_all():
     registry.register(
         Customer,
@@ -98,6 +122,15 @@ def register_all():
             "escalated_at",
         ],
         relations=["customer"],
+        computed=[
+            ComputedField(
+                "hours_open",
+                compute=_hours_open,
+                to_q=_hours_open_q,
+                json_type="integer",
+                description="Whole hours since the ticket was opened (for SLA rules)",
+            )
+        ],
     )
     registry.register(
         Lead,

@@ -212,3 +212,37 @@ def test_invoice_numbers_are_unique(invoice_factory):
     invoice_factory(number="INV-0042")
     with pytest.raises(IntegrityError), transaction.atomic():
         invoice_factory(number="INV-0042")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("lookup", "hours"),
+    [("gte", 4), ("gt", 4), ("lte", 4), ("lt", 4), ("exact", 4), ("gte", 0), ("lt", 1)],
+)
+def test_ticket_hours_open_in_a_query_agrees_with_the_instance(lookup, hours):
+    from crm.models import Ticket
+    from workflows.records import registry
+
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    for age in (0, 1, 3, 4, 5, 30):
+        Ticket.objects.create(subject=f"{age}h", created_at=now - timedelta(hours=age, minutes=10))
+    tickets = registry.get("tickets")
+    compare = {
+        "gte": lambda a, b: a >= b,
+        "gt": lambda a, b: a > b,
+        "lte": lambda a, b: a <= b,
+        "lt": lambda a, b: a < b,
+        "exact": lambda a, b: a == b,
+    }[lookup]
+    with time_machine.travel(now, tick=False):
+        by_query = {
+            t.subject
+            for t in Ticket.objects.filter(tickets.computed["hours_open"].to_q(lookup, hours))
+        }
+        by_instance = {
+            t.subject
+            for t in Ticket.objects.all()
+            if compare(tickets.computed["hours_open"].compute(t), hours)
+        }
+    assert by_query == by_instance
+    assert by_query  # every case here matches something
