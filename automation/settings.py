@@ -177,7 +177,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "triggers.dispatch_pending_events",
         "schedule": float(os.environ.get("WORKFLOW_OUTBOX_SWEEP_INTERVAL", "5")),
     },
-    "sweep-time-events": {"task": "triggers.sweep_time_events", "schedule": 60.0},
+    "sweep-time-events": {"task": "triggers.sweep_time_events", "schedule": 300.0},
     # Safety net for schedule firings a stopped beat missed.
     "fire-due-schedules": {"task": "triggers.fire_due_schedules", "schedule": 5.0},
 }
@@ -225,6 +225,8 @@ WORKFLOW_MAX_CHAIN_DEPTH = int(os.environ.get("WORKFLOW_MAX_CHAIN_DEPTH", "8"))
 # paused with the reason shown.
 WORKFLOW_RECORD_FIRE_LIMIT = int(os.environ.get("WORKFLOW_RECORD_FIRE_LIMIT", "20"))
 WORKFLOW_RECORD_FIRE_WINDOW_SECONDS = int(os.environ.get("WORKFLOW_RECORD_FIRE_WINDOW", "60"))
+# contract.expiring fires this many days before a contract's end date.
+CONTRACT_EXPIRING_DAYS = int(os.environ.get("CONTRACT_EXPIRING_DAYS", "30"))
 # A worker's claim on a running execution; renewed as it goes, swept when it expires.
 WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
 # A pending run whose wake-up message was lost is woken again after this long.

@@ -742,7 +742,7 @@ ACTION_ERRORS = [
     (
         "unknown action",
         one(action("a", "send_fax")),
-        ("a", "action", "unknown action 'send_fax' (known: create_record, create_ticket"),
+        ("a", "action", "unknown action 'send_fax' (known: "),
     ),
     (
         "a required key",

@@ -9,7 +9,6 @@ triggers a path into the record is also checked against the record registry, so
 `invoice.custmer.email` is caught before the first invoice arrives.
 """
 
-
 from triggers.catalog import get_event
 
 from ..conditions import condition_paths, validate_condition
