@@ -72,6 +72,10 @@ _JSON_TYPES = {
 }
 
 
+# JSON types whose Python value is not a string.
+_TYPED = {"integer", "decimal", "number", "date", "datetime", "boolean"}
+
+
 def json_type_of(model_field):
     for klass in type(model_field).__mro__:
         if klass in _JSON_TYPES:
@@ -147,6 +151,7 @@ class RecordType:
     def to_json(self, instance, *, nested=True):
         """The record's JSON form: whitelisted fields, computed fields, and (when nested)
         its related records one level deep with their own whitelisted fields."""
+        self._coerce(instance)
         data = {name: to_json_value(getattr(instance, name)) for name in self.fields}
         for name, computed in self.computed.items():
             data[name] = to_json_value(computed.compute(instance))
@@ -164,6 +169,19 @@ class RecordType:
                         None if obj is None else related_type.to_json(obj, nested=False)
                     )
         return data
+
+    def _coerce(self, instance):
+        """A just-created instance holds what its creator passed (`due_date="2026-12-01"`);
+        give dates, times and numbers their Python types, as the database would."""
+        for field in self.model._meta.concrete_fields:
+            value = instance.__dict__.get(field.attname)
+            if isinstance(value, str) and json_type_of(field) in _TYPED:
+                value = instance.__dict__[field.attname] = field.to_python(value)
+            if isinstance(field, models.DecimalField) and isinstance(value, Decimal):
+                # As stored: "12.50", not "12.5", before and after a reload.
+                instance.__dict__[field.attname] = value.quantize(
+                    Decimal(1).scaleb(-field.decimal_places)
+                )
 
     def check_writable(self, values):
         refused = sorted(set(values) - set(self.writable))

@@ -119,9 +119,9 @@ class Product:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                requests.get(self.url + "/admin/login/", timeout=1)
+                requests.get(self.url + "/admin/login/", timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         raise RuntimeError(f"the {self.mode} product did not start:\n{self.logs()}")
 

@@ -302,3 +302,19 @@ def test_check_writable_names_the_refused_fields(entity, values, refused):
 )
 def test_whitelisted_fields_can_be_written(entity, values):
     registry.get(entity).check_writable(values)
+
+
+@pytest.mark.django_db
+def test_a_record_created_from_strings_has_typed_json():
+    """Django lets a creator pass a date or a decimal as text; the JSON must not care."""
+    from crm.models import Customer, Invoice
+
+    customer = Customer.objects.create(name="Acme")
+    invoice = Invoice.objects.create(
+        number="INV-STR", customer=customer, amount="12.5", due_date="2026-11-20"
+    )
+    with time_machine.travel(MORNING, tick=False):
+        data = registry.get("invoices").to_json(invoice)
+    assert data["due_date"] == "2026-11-20"
+    assert data["amount"] == "12.50"  # as the database gives it back
+    assert data["days_overdue"] == 6
