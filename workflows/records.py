@@ -173,14 +173,15 @@ class RecordType:
     def _coerce(self, instance):
         """A just-created instance holds what its creator passed (`due_date="2026-12-01"`);
         give dates, times and numbers their Python types, as the database would."""
-        for field in self.model._meta.concrete_fields:
-            value = instance.__dict__.get(field.attname)
-            if isinstance(value, str) and json_type_of(field) in _TYPED:
-                value = instance.__dict__[field.attname] = field.to_python(value)
-            if isinstance(field, models.DecimalField) and isinstance(value, Decimal):
+        for model_field in self.model._meta.concrete_fields:
+            name = model_field.attname
+            value = instance.__dict__.get(name)
+            if isinstance(value, str) and json_type_of(model_field) in _TYPED:
+                value = instance.__dict__[name] = model_field.to_python(value)
+            if isinstance(model_field, models.DecimalField) and isinstance(value, Decimal):
                 # As stored: "12.50", not "12.5", before and after a reload.
-                instance.__dict__[field.attname] = value.quantize(
-                    Decimal(1).scaleb(-field.decimal_places)
+                instance.__dict__[name] = value.quantize(
+                    Decimal(1).scaleb(-model_field.decimal_places)
                 )
 
     def check_writable(self, values):
