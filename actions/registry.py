@@ -27,7 +27,7 @@ class ActionError(Exception):
     """An action failed. `kind` decides whether the retry policy retries it.
 
     Kinds: timeout, connection, rate_limited, server_error (retryable by default);
-    client_error, invalid_config, not_found, refused (not retried).
+    client_error, invalid_config, not_found, refused, too_large (not retried).
     """
 
     def __init__(self, message, *, kind="error", details=None):
@@ -67,6 +67,8 @@ class ActionType:
     config_schema: ClassVar[dict] = {"type": "object"}
     outputs: ClassVar[list[str]] = []
     retry: ClassVar[dict] = {}
+    # Example configs for the builder and the docs; each must validate against config_schema.
+    examples: ClassVar[list[dict]] = []
     # Local database writes run inside the step's checkpoint transaction, so they happen
     # exactly once even when a worker dies mid-step.
     transactional: ClassVar[bool] = False
@@ -92,6 +94,7 @@ class ActionType:
             "config_schema": self.config_schema,
             "outputs": list(self.outputs),
             "retry": self.retry_policy(),
+            "examples": list(self.examples),
         }
 
 

@@ -232,6 +232,23 @@ WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
 # A pending run whose wake-up message was lost is woken again after this long.
 WORKFLOW_PENDING_GRACE_SECONDS = float(os.environ.get("WORKFLOW_PENDING_GRACE", "10"))
 
+# --- Outbound HTTP (actions.http_client: every user-given URL goes through it) -----------
+# Hosts, *.suffixes, IPs or CIDRs an operator trusts although they are not public addresses.
+OUTBOUND_ALLOWLIST = env_list("OUTBOUND_ALLOWLIST")
+OUTBOUND_MAX_RESPONSE_BYTES = int(os.environ.get("OUTBOUND_MAX_RESPONSE_BYTES", str(5 << 20)))
+
+# --- Providers ----------------------------------------------------------------------------
+# Base URLs of the providers' APIs: tests point them at a local server.
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com")
+SLACK_API_BASE = os.environ.get("SLACK_API_BASE", "https://slack.com/api/")
+ZAPIER_HOOKS_BASE_URL = os.environ.get("ZAPIER_HOOKS_BASE_URL", "https://hooks.zapier.com/hooks/")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+# Sandbox companies: https://sandbox-quickbooks.api.intuit.com
+QUICKBOOKS_API_BASE = os.environ.get("QUICKBOOKS_API_BASE", "https://quickbooks.api.intuit.com")
+QUICKBOOKS_TOKEN_URL = os.environ.get(
+    "QUICKBOOKS_TOKEN_URL", "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+)
+
 # --- Webhooks ---------------------------------------------------------------------------
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
 # `respond: on_completion` waits at most this long, whatever the definition asks.

@@ -59,20 +59,26 @@ def execution_message(execution):
     }
 
 
-def publish(message):
+def group_send(group, message):
+    """Send one Channels message from any thread; never fails the caller.
+
+    A live view is a convenience: losing a frame must never fail a run (the page shows the
+    stored truth on its next load)."""
     layer = get_channel_layer()
     if layer is None:
         return
-    groups = (execution_group(message["execution"]), workflow_group(message["workflow"]))
     try:
-        for group in groups:
-            if _server_loop is not None and _server_loop.is_running():
-                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _server_loop)
-            else:
-                async_to_sync(layer.group_send)(group, message)
+        if _server_loop is not None and _server_loop.is_running():
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _server_loop)
+        else:
+            async_to_sync(layer.group_send)(group, message)
     except Exception:
-        # A live view is a convenience: losing a frame must never fail a run.
-        logger.exception("could not publish a live log message")
+        logger.exception("could not publish a live message to %s", group)
+
+
+def publish(message):
+    group_send(execution_group(message["execution"]), message)
+    group_send(workflow_group(message["workflow"]), message)
 
 
 def _on_step(sender, execution, step, **kwargs):

@@ -66,7 +66,8 @@ class ActionNode(NodeHandler):
             timezone=run.tz,
             now=run.now(),
             is_test=run.is_test,
-            extra={"timeout_seconds": node.get("timeout_seconds")},
+            # calculate reads bare names (`invoice.amount`) from the run's variables.
+            extra={"timeout_seconds": node.get("timeout_seconds"), "variables": step.variables},
         )
         method = action_type.simulate if run.is_test else action_type.run
 
