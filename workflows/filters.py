@@ -8,6 +8,8 @@ grammar (`workflows.variables`) permits a short allowlist, and this module is al
     default(x)          the fallback for a missing value, null or ""
     upper, lower        the value as text, in one case
     date("%Y-%m-%d")    a date, datetime or ISO 8601 string, formatted by strftime
+    add_days(-7)        a date or datetime moved by whole days (relative dates in
+    add_hours(4)        filters: `{"paid_at": {"$gte": "{{ today | add_days(-7) }}"}}`)
     number(2)           a number, Decimal-exact, rounded half up to fixed decimals
     json                the value as compact JSON text
     length              the length of a string, list or object (0 for null)
@@ -101,6 +103,28 @@ def _date(value: Any, fmt: str) -> Any:
     return moment.strftime(fmt)
 
 
+def _shifted(name: str, value: Any, delta: dt.timedelta) -> Any:
+    if value is None:
+        return None
+    moment = parse_iso(value) if isinstance(value, str) else value
+    if not isinstance(moment, dt.date):
+        raise FilterError(f"{name}: {quote(to_text(value))} is not an ISO 8601 date or datetime")
+    if name == "add_hours" and not isinstance(moment, dt.datetime):
+        moment = dt.datetime.combine(moment, dt.time())
+    try:
+        return (moment + delta).isoformat()
+    except OverflowError:
+        raise FilterError(f"{name}: the result is out of the calendar's range") from None
+
+
+def _add_days(value: Any, days: int) -> Any:
+    return _shifted("add_days", value, dt.timedelta(days=days))
+
+
+def _add_hours(value: Any, hours: int) -> Any:
+    return _shifted("add_hours", value, dt.timedelta(hours=hours))
+
+
 def _number(value: Any, places: int) -> Any:
     if value is None:
         return None
@@ -152,6 +176,18 @@ def _check_number_args(args: tuple[Any, ...]) -> str:
     return ""
 
 
+MAX_SHIFT = 100_000  # days or hours: far beyond any business use, well inside the calendar
+
+
+def _check_shift_args(args: tuple[Any, ...]) -> str:
+    (amount,) = args
+    if isinstance(amount, bool) or not isinstance(amount, int) or abs(amount) > MAX_SHIFT:
+        return (
+            f"add_days() and add_hours() take a whole number up to {MAX_SHIFT}, e.g. add_days(-7)"
+        )
+    return ""
+
+
 # The allowlist, in the order error messages name it.
 FILTERS: dict[str, Filter] = {
     spec.name: spec
@@ -161,6 +197,8 @@ FILTERS: dict[str, Filter] = {
         Filter("lower", _lower, (0, 0), "lower"),
         Filter("date", _date, (1, 1), 'date("%Y-%m-%d")', _check_date_args),
         Filter("number", _number, (1, 1), "number(2)", _check_number_args),
+        Filter("add_days", _add_days, (1, 1), "add_days(-7)", _check_shift_args),
+        Filter("add_hours", _add_hours, (1, 1), "add_hours(4)", _check_shift_args),
         Filter("json", _json, (0, 0), "json"),
         Filter("length", _length, (0, 0), "length"),
     )

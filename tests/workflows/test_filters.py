@@ -38,7 +38,17 @@ DATA = {
 
 def test_the_allowlist():
     # the grammar's `filter` rule, in the order error messages name the filters
-    assert list(FILTERS) == ["default", "upper", "lower", "date", "number", "json", "length"]
+    assert list(FILTERS) == [
+        "default",
+        "upper",
+        "lower",
+        "date",
+        "number",
+        "add_days",
+        "add_hours",
+        "json",
+        "length",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -113,6 +123,9 @@ def test_filters(text, expected):
         ('{{ x | date("%s") }}', "the date format '%s' may hold text and the directives"),
         ('{{ x | date("{0}") }}', "no braces"),
         ('{{ x | date("' + "%Y" * 40 + '") }}', "longer than 64 characters"),
+        ('{{ x | add_days("7") }}', "take a whole number"),
+        ("{{ x | add_days(1.5) }}", "take a whole number"),
+        ("{{ x | add_hours(100001) }}", "take a whole number up to 100000"),
     ],
 )
 def test_bad_filters_are_refused_at_parse(text, message):
@@ -132,10 +145,12 @@ def test_bad_filters_are_refused_at_parse(text, message):
         ('{{ invoice.due_date | date("%Y") }}x{{ invoice.number | date("%Y") }}', "INV-0042"),
         ("{{ invoice.id | length }}", "length: a number has no length"),
         ("{{ big | number(2) }}", "too large to format"),
+        ("{{ invoice.status | add_days(1) }}", "add_days: 'overdue' is not an ISO 8601 date"),
+        ("{{ far | add_days(100000) }}", "out of the calendar's range"),
     ],
 )
 def test_filters_refuse_data_of_the_wrong_kind(text, message):
     with pytest.raises(ExpressionError) as raised:
-        render(text, {**DATA, "big": "1e200"})
+        render(text, {**DATA, "big": "1e200", "far": "9999-01-01"})
     assert message in str(raised.value)
     assert "(in '{{" in str(raised.value)
