@@ -7,10 +7,12 @@ A path may follow one whitelisted relation ("customer.type"); computed fields tr
 through their own `to_q`; anything else (user__password, a private column) is refused.
 """
 
+import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import timezone
 
 from workflows.records import RecordRegistryError
 
@@ -103,11 +105,19 @@ def _checked_value(record_type, path, column, operator, value):
     model_field = record_type.model_field(column)
     values = value if operator in ("$in", "$nin") else [value]
     try:
-        converted = [model_field.to_python(item) for item in values]
+        converted = [_aware(model_field.to_python(item)) for item in values]
     except (ValidationError, TypeError, ValueError):
         kind = type(model_field).__name__.removesuffix("Field").lower() or "value"
         raise FilterError(f"'{path}': {value!r} is not a valid {kind}") from None
     return converted if operator in ("$in", "$nin") else converted[0]
+
+
+def _aware(value):
+    """A date alone given for a datetime column is midnight in the current timezone (the
+    engine runs each step in its workflow's timezone)."""
+    if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
 
 
 def _whole_number(path, value):

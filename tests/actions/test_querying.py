@@ -287,3 +287,22 @@ def test_order_by_fields(order_by, expected):
 def test_order_by_refuses_what_it_cannot_sort_by(order_by, message):
     with pytest.raises(FilterError, match=re.escape(message)):
         order_by_fields(registry.get("invoices"), order_by)
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        # 23:30 UTC on the 18th is already the 19th in Berlin, still the 18th in New York.
+        ("Europe/Berlin", {"INV-LATE"}),
+        ("America/New_York", set()),
+        ("UTC", set()),
+    ],
+)
+def test_a_date_alone_for_a_datetime_means_midnight_in_the_current_timezone(
+    invoice_factory, zone, expected
+):
+    from django.utils import timezone
+
+    invoice_factory("INV-LATE", paid_at=datetime(2026, 11, 18, 23, 30, tzinfo=UTC))
+    with timezone.override(zone):
+        assert _numbers({"paid_at": {"$gte": "2026-11-19"}}) == expected

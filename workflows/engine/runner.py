@@ -232,7 +232,8 @@ class Runner:
         node = self.graph.nodes[token["node"]]
         step = Step(run=self, node=node, token=token, variables=self._scope(token))
         try:
-            with executing(self.execution):
+            # Dates without a zone (a filter's "2026-11-19") mean the workflow's local time.
+            with executing(self.execution), timezone.override(self.tz):
                 outcome = HANDLERS[node["type"]].execute(step)
         except Exception as exc:  # a bug in a handler fails the step, not the worker
             logger.exception("node %s of %s crashed", node["id"], self.execution.public_id)
@@ -282,7 +283,7 @@ class Runner:
     def _perform(self, outcome, node):
         try:
             # A savepoint: a failed write leaves nothing behind.
-            with transaction.atomic(), executing(self.execution):
+            with transaction.atomic(), executing(self.execution), timezone.override(self.tz):
                 output, bind = outcome.perform()
         except Exception as exc:
             failed = failure_from_exception(exc, node["id"], outcome.retry_policy or {})
