@@ -15,18 +15,6 @@ from workflows.variables import ExpressionError, parse
 
 from .models import Connection, EmailTemplate, Notification, PushSubscription
 
-# The secret fields each provider's integration reads from `Connection.secrets`. Anything
-# else a provider needs and that is not a credential (an account SID, a realm id, a base
-# URL, a user name) goes in `config`, which is shown.
-PROVIDER_SECRETS = {
-    Connection.Provider.HTTP: ("password", "token", "header_value"),
-    Connection.Provider.TWILIO: ("auth_token",),
-    Connection.Provider.SLACK: ("bot_token", "webhook_url"),
-    Connection.Provider.STRIPE: ("api_key",),
-    Connection.Provider.QUICKBOOKS: ("client_secret", "access_token", "refresh_token"),
-    Connection.Provider.ZAPIER: ("hook_url",),
-    Connection.Provider.WEBPUSH: ("vapid_private_key",),
-}
 INPUT_PREFIX = "secret__"
 
 
@@ -78,11 +66,11 @@ class ConnectionForm(forms.ModelForm):
         """The form class for one connection: its provider's secret fields plus any secret
         already stored under another name; on the add page, every provider's fields."""
         if connection is None:
-            names = sorted({name for names in PROVIDER_SECRETS.values() for name in names})
+            names = sorted({name for names in Connection.SECRET_FIELDS.values() for name in names})
             stored = []
         else:
             stored = sorted(connection.secrets)
-            names = sorted({*PROVIDER_SECRETS.get(connection.provider, ()), *stored})
+            names = sorted({*Connection.SECRET_FIELDS.get(connection.provider, ()), *stored})
         attrs = {"secret_names": tuple(names)}
         for name in names:
             attrs[INPUT_PREFIX + name] = forms.CharField(
@@ -107,7 +95,7 @@ class ConnectionForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         provider = cleaned.get("provider")
-        allowed = set(PROVIDER_SECRETS.get(provider, ())) | set(self.instance.secrets)
+        allowed = set(Connection.SECRET_FIELDS.get(provider, ())) | set(self.instance.secrets)
         for name in self.secret_names:
             if cleaned.get(INPUT_PREFIX + name) and name not in allowed:
                 self.add_error(INPUT_PREFIX + name, f"{provider} connections have no {name}.")
@@ -128,7 +116,7 @@ class ConnectionForm(forms.ModelForm):
 def _providers_using(name):
     return ", ".join(
         Connection.Provider(provider).label
-        for provider, names in PROVIDER_SECRETS.items()
+        for provider, names in Connection.SECRET_FIELDS.items()
         if name in names
     )
 

@@ -49,6 +49,24 @@ class Connection(models.Model):
         ZAPIER = "zapier", "Zapier"
         WEBPUSH = "webpush", "Web Push (VAPID)"
 
+    # The secret fields each provider's integration reads from `secrets`; what is not a
+    # credential (an account SID, a realm id, a user name) goes in `config`, which is shown.
+    SECRET_FIELDS = {
+        Provider.HTTP: ("password", "token", "value"),
+        Provider.TWILIO: ("auth_token", "api_key_secret"),
+        Provider.SLACK: ("bot_token", "webhook_url"),
+        Provider.STRIPE: ("api_key",),
+        Provider.QUICKBOOKS: (
+            "client_id",
+            "client_secret",
+            "access_token",
+            "refresh_token",
+            "expires_at",
+        ),
+        Provider.ZAPIER: ("hook_url",),
+        Provider.WEBPUSH: ("private_key",),
+    }
+
     name = models.CharField(max_length=100, unique=True)
     provider = models.CharField(max_length=20, choices=Provider.choices)
     config = models.JSONField(default=dict, blank=True)
