@@ -67,7 +67,9 @@ class EncryptedTextField(models.TextField):
     """Text kept encrypted in the database and plain in Python."""
 
     def from_db_value(self, value, expression, connection):
-        return None if value in (None, "") else decrypt(value)
+        if value is None or value == "":
+            return value  # an empty secret stays empty (a NOT NULL column must get "" back)
+        return decrypt(value)
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)

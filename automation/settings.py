@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
     "crm",
@@ -148,6 +149,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workflows, executions, templates, connections and the catalog.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's assets from the installed sidecar package, not a CDN (works offline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "WorkflowStatusEnum": "workflows.models.Workflow.Status",
+        "ExecutionStatusEnum": "workflows.models.Execution.Status",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------

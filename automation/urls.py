@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("hooks/", include("triggers.urls")),
+    path("api/", include("workflows.api.urls")),
 ]

@@ -22,8 +22,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, FloatField, Max, Q
-from django.db.models.functions import Cast, NullIf
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -175,8 +173,8 @@ class WorkflowAdmin(admin.ModelAdmin):
         "public_id",
         "status",
         "trigger_type",
-        "last_run",
-        "run_count",
+        "last_run_at",
+        "runs",
         "success_rate",
     ]
     list_filter = ["status", "trigger_type"]
@@ -200,34 +198,20 @@ class WorkflowAdmin(admin.ModelAdmin):
     # -- the list: run statistics as annotations, one query for the whole page ---------------
 
     def get_queryset(self, request):
-        live = Q(executions__mode=Execution.Mode.LIVE)
-        queryset = super().get_queryset(request).select_related("current_version")
-        return queryset.annotate(
-            last_run_at=Max("executions__created_at", filter=live),
-            runs=Count("executions", filter=live),
-            succeeded=Count(
-                "executions", filter=live & Q(executions__status=Execution.Status.COMPLETED)
-            ),
-            finished=Count(
-                "executions", filter=live & Q(executions__status__in=Execution.FINISHED)
-            ),
-        ).annotate(
-            rate=Cast("succeeded", FloatField())
-            * 100.0
-            / NullIf(Cast("finished", FloatField()), 0.0)
-        )
+        return super().get_queryset(request).select_related("current_version").with_run_stats()
 
-    @admin.display(description="Last run", ordering="last_run_at")
-    def last_run(self, workflow):
-        return workflow.last_run_at
+    @admin.display(description="Last run", ordering="last_run")
+    def last_run_at(self, workflow):
+        return workflow.last_run
 
-    @admin.display(description="Runs", ordering="runs")
-    def run_count(self, workflow):
-        return workflow.runs
+    @admin.display(description="Runs", ordering="run_count")
+    def runs(self, workflow):
+        return workflow.run_count
 
-    @admin.display(description="Success rate", ordering="rate")
+    @admin.display(description="Success rate", ordering="success_percent")
     def success_rate(self, workflow):
-        return "—" if workflow.rate is None else f"{workflow.rate:.1f}%"
+        rate = workflow.success_percent
+        return "—" if rate is None else f"{rate:.1f}%"
 
     # -- the page ---------------------------------------------------------------------------
 

@@ -311,3 +311,16 @@ def test_a_planted_secret_never_surfaces(auth, httpserver_ipv4, settings, run_wo
     for form in secret_values(Connection.objects.get(name="crm-api")):
         assert form not in stored
         assert form not in logged
+
+
+@pytest.mark.django_db
+def test_a_connection_without_secrets_loads_and_saves_again():
+    from actions.models import Connection
+
+    Connection.objects.create(name="Plain", provider="http", config={"auth": "bearer"})
+    loaded = Connection.objects.get(name="Plain")
+    assert loaded.secret_data == ""
+    assert loaded.secrets == {}
+    loaded.config = {"auth": "basic", "username": "ops"}
+    loaded.save()  # an empty secret must come back as "", not NULL
+    assert Connection.objects.get(name="Plain").config["username"] == "ops"

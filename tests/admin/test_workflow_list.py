@@ -48,9 +48,9 @@ def test_the_list_shows_status_trigger_last_run_run_count_and_success_rate(staff
 
     assert response.status_code == 200
     listed = rows(response)
-    assert (listed[busy.public_id].runs, listed[busy.public_id].rate) == (6, 80.0)
-    assert listed[busy.public_id].last_run_at == latest
-    assert (listed[idle.public_id].runs, listed[idle.public_id].rate) == (0, None)
+    assert (listed[busy.public_id].run_count, listed[busy.public_id].success_percent) == (6, 80.0)
+    assert listed[busy.public_id].last_run == latest
+    assert (listed[idle.public_id].run_count, listed[idle.public_id].success_percent) == (0, None)
     html = response.content.decode()
     assert "80.0%" in html
     assert '<td class="field-trigger_type">manual</td>' in html

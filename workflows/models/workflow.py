@@ -5,7 +5,8 @@ import json
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Max
+from django.db.models import Count, FloatField, Max, Q
+from django.db.models.functions import Cast, NullIf
 from django_fsm import FSMField, transition
 
 from .. import trigger_hooks
@@ -26,6 +27,26 @@ def definition_checksum(body):
 
 
 class WorkflowQuerySet(models.QuerySet):
+    def with_run_stats(self):
+        """Annotated with `run_count`, `last_run`, `completed_runs`, `finished_runs` and
+        `success_percent` (completed of finished, None before a run finished), computed by
+        the database in the query that lists them: a page costs one query, not one per row.
+        Only live runs count; a test-mode run is a simulation, not part of the record."""
+        live = Q(executions__mode="live")
+        return self.annotate(
+            run_count=Count("executions", filter=live),
+            last_run=Max("executions__created_at", filter=live),
+            completed_runs=Count("executions", filter=live & Q(executions__status="completed")),
+            finished_runs=Count(
+                "executions",
+                filter=live & Q(executions__status__in=["completed", "failed", "cancelled"]),
+            ),
+        ).annotate(
+            success_percent=Cast("completed_runs", FloatField())
+            * 100.0
+            / NullIf(Cast("finished_runs", FloatField()), 0.0)
+        )
+
     def active(self):
         return self.filter(status=Workflow.Status.ACTIVE)
 
@@ -111,6 +132,10 @@ class Workflow(ProtectedStateMixin, models.Model):
         with transaction.atomic():
             if self.pk is None:
                 self.save()
+            else:
+                # Two concurrent edits must not both take the next version number.
+                locked = Workflow.objects.select_for_update().get(pk=self.pk)
+                self.current_version_id = locked.current_version_id
             if self.current_version and self.current_version.checksum == checksum:
                 return self.current_version
             last = self.versions.aggregate(n=Max("number"))["n"] or 0
