@@ -135,3 +135,16 @@ def test_the_files_are_valid_json_objects_with_the_documented_keys():
         raw = json.loads((starters.DIRECTORY / f"{key}.json").read_text())
         assert {"name", "description", "trigger", "nodes", "edges"} <= set(raw)
         assert "id" not in raw  # each instantiation gets its own
+
+
+@pytest.mark.django_db
+def test_load_starters_creates_each_template_once():
+    from django.core.management import call_command
+
+    from workflows.models import Workflow
+    from workflows.starters import KEYS
+
+    call_command("load_starters")
+    call_command("load_starters")
+    assert Workflow.objects.count() == len(KEYS)
+    assert set(Workflow.objects.values_list("status", flat=True)) == {"draft"}
