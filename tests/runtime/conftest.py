@@ -49,7 +49,7 @@ def product(request, mode, product_env, tmp_path):
     # serving process, whose sweeps find the work in the database.
     previous = app.conf.broker_url
     app.conf.task_always_eager = False
-    app.conf.broker_url = REDIS_BROKER if mode == "distributed" else "memory://"
+    app.conf.broker_url = REDIS_BROKER if mode == "distributed" else "memory://localhost/"
     app._pool = None
     try:
         yield running.start()
