@@ -52,13 +52,13 @@ from __future__ import annotations
 
 import decimal
 import functools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.lexing import Reader, Segment, Token, path_text, token_pattern
 from workflows.values import as_decimal, describe_type, quote
-from workflows.variables import MAX_PATH_SEGMENTS, path_text
+from workflows.variables import walk_path
 
 MAX_LENGTH = 1000
 MAX_NODES = 200
@@ -91,18 +91,9 @@ class CalculationError(ValueError):
 
 
 # --- tokens ------------------------------------------------------------------------------
+# Names, numbers, quoted text and lookup paths are read as `{{ }}` reads them (workflows.lexing);
+# these are the calculate language's own words and refusals.
 
-_TOKEN_RE = re.compile(
-    r"""
-      (?P<space>\s+)
-    | (?P<number>\d+(?:\.\d+)?)
-    | (?P<name>[A-Za-z_$][A-Za-z0-9_]*)
-    | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-    | (?P<op>==|!=|<=|>=|\*\*|&&|\|\||[-+*/%<>()\[\],.])
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
 _CONSTANTS = {"true": True, "false": False, "null": None}
 # Characters people reach for, with what to do instead.
 _REFUSED_CHARACTERS = {
@@ -120,41 +111,6 @@ _REFUSED_OPERATORS = {
     "&&": "there are no logical operators; a condition node combines conditions",
     "||": "there are no logical operators; a condition node combines conditions",
 }
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # number | name | string | op | end | bad
-    value: str
-    pos: int
-
-    def describe(self) -> str:
-        if self.kind == "end":
-            return "the end of the expression"
-        return f"{self.value!r}"
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN_RE.match(text, pos)
-        if match is None:
-            # Reported when the parser reaches it, so the first problem in reading order wins.
-            char = text[pos]
-            if char in "\"'":
-                problem = f"unterminated text starting at {text[pos : pos + 20]!r}"
-            else:
-                problem = f"{char!r} is not allowed: " + _REFUSED_CHARACTERS.get(
-                    char, "a calculate expression holds numbers, lookups, operators and calls"
-                )
-            tokens.append(_Token("bad", problem, pos))
-            return tokens
-        if match.lastgroup != "space":
-            tokens.append(_Token(match.lastgroup or "", match.group(), pos))
-        pos = match.end()
-    tokens.append(_Token("end", "", pos))
-    return tokens
 
 
 # --- the tree ----------------------------------------------------------------------------
@@ -205,36 +161,31 @@ FUNCTIONS: dict[str, tuple[int, int, str]] = {
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 
 
-class _Parser:
+class _Parser(Reader):
+    pattern = token_pattern(r"==|!=|<=|>=|\*\*|&&|\|\||[-+*/%<>()\[\],.]")
+    END = "the end of the expression"
+    QUOTED = "text"
+    PATH = "lookup"
+
     def __init__(self, text: str):
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.index = 0
+        super().__init__(text)
         self.nodes = 0
         self.depth = 0
 
     def fail(self, problem: str) -> CalculationError:
         return CalculationError(f"{problem} in {quote(self.text)}", self.text)
 
+    def refused(self, char: str) -> str:
+        return _REFUSED_CHARACTERS.get(
+            char, "a calculate expression holds numbers, lookups, operators and calls"
+        )
+
     @property
-    def token(self) -> _Token:
-        token = self.tokens[self.index]
-        if token.kind == "bad":
-            raise self.fail(token.value)
-        if token.kind == "op" and token.value in _REFUSED_OPERATORS:
+    def token(self) -> Token:
+        token = super().token
+        if token.kind == "punct" and token.value in _REFUSED_OPERATORS:
             raise self.fail(f"{token.value!r} is not allowed: {_REFUSED_OPERATORS[token.value]}")
         return token
-
-    def accept(self, *ops: str) -> str | None:
-        token = self.token
-        if token.kind == "op" and token.value in ops:
-            self.index += 1
-            return token.value
-        return None
-
-    def expect(self, op: str, why: str) -> None:
-        if not self.accept(op):
-            raise self.fail(f"expected {op!r} {why}, found {self.token.describe()}")
 
     def node(self, value: Any) -> Any:
         self.nodes += 1
@@ -252,7 +203,7 @@ class _Parser:
     def parse(self) -> Any:
         tree = self.expression()
         if self.token.kind != "end":
-            raise self.fail(f"unexpected {self.token.describe()}")
+            raise self.fail(f"unexpected {self.describe(self.token)}")
         return tree
 
     def expression(self) -> Any:
@@ -261,7 +212,7 @@ class _Parser:
         if op is None:
             return left
         right = self.sum()
-        if self.token.kind == "op" and self.token.value in _COMPARISONS:
+        if self.token.kind == "punct" and self.token.value in _COMPARISONS:
             raise self.fail("comparisons cannot be chained; compare two values at a time")
         if op not in ("==", "!=") and (_is_text(left) or _is_text(right)):
             raise self.fail(f"{op!r} compares numbers, not text")
@@ -313,7 +264,7 @@ class _Parser:
                 self.index += 1
                 return self.node(_Literal(_CONSTANTS[token.value]))
             following = self.tokens[self.index + 1]
-            if following.kind == "op" and following.value == "(":
+            if following.kind == "punct" and following.value == "(":
                 return self.call()
             return self.lookup()
         if self.accept("("):
@@ -322,7 +273,7 @@ class _Parser:
             self.expect(")", "to close the parenthesis")
             self.depth -= 1
             return inner
-        raise self.fail(f"expected a number, a variable or '(', found {token.describe()}")
+        raise self.fail(f"expected a number, a variable or '(', found {self.describe(token)}")
 
     def call(self) -> Any:
         name = self.token.value
@@ -346,60 +297,21 @@ class _Parser:
         return self.node(_Call(name, tuple(args)))
 
     def lookup(self) -> Any:
-        path: list[str | int] = [self.name("variable")]
-        while True:
-            if self.accept("."):
-                path.append(self.name("key"))
-            elif self.accept("["):
-                path.append(self.segment(path))
-                self.expect("]", "to close the index")
-            else:
-                break
-            if len(path) > MAX_PATH_SEGMENTS:
-                raise self.fail(f"a lookup may have at most {MAX_PATH_SEGMENTS} segments")
+        path = self.path()
         following = self.token
-        if following.kind == "op" and following.value == "(":
+        if following.kind == "punct" and following.value == "(":
             raise self.fail(
                 f"calls are not allowed on {_shown(path)!r}; "
                 f"the functions are {', '.join(FUNCTIONS)}"
             )
         return self.node(_Lookup(tuple(path)))
 
-    def name(self, what: str) -> str:
-        token = self.token
-        if token.kind != "name":
-            hint = "; use [0] for an index" if token.kind == "number" else ""
-            raise self.fail(f"expected a {what} name, found {token.describe()}{hint}")
-        if token.value.startswith("_"):
-            raise self.fail(f"names starting with '_' are not allowed ({token.value!r})")
-        self.index += 1
-        return token.value
-
-    def segment(self, path: list[str | int]) -> str | int:
+    def segment(self, path: list[Segment]) -> Segment:
         if self.accept("*"):
             if STAR in path:
                 raise self.fail("a lookup may hold one [*]")
             return STAR
-        negative = self.accept("-")
-        token = self.token
-        if token.kind == "number" and "." not in token.value and len(token.value) <= 9:
-            self.index += 1
-            return -int(token.value) if negative else int(token.value)
-        if token.kind == "string" and not negative:
-            self.index += 1
-            return self.unquote(token.value)
-        raise self.fail(
-            f"only an integer, a quoted key or * may stand inside [ ], not {token.describe()}"
-        )
-
-    def unquote(self, quoted: str) -> str:
-        def replace(match: re.Match[str]) -> str:
-            char = match.group(1)
-            if char not in _ESCAPES:
-                raise self.fail(f"unknown escape '\\{char}' in a text")
-            return _ESCAPES[char]
-
-        return re.sub(r"\\(.)", replace, quoted[1:-1], flags=re.DOTALL)
+        return self.index_or_key("an integer, a quoted key or *", max_digits=9)
 
 
 def _is_text(node: Any) -> bool:
@@ -611,30 +523,11 @@ class _Evaluator:
         ]
 
     def walk(self, path: tuple[str | int, ...], start: int, current: Any) -> Any:
-        """Follow path[start:] from `current` through JSON only (keys and indexes)."""
-        for i in range(start, len(path)):
-            segment = path[i]
-            where = path_text(path[:i])
-            if isinstance(segment, int):
-                if not isinstance(current, list | tuple):
-                    raise self.fail(
-                        f"{where!r} is {describe_type(current)}, so it has no item [{segment}]"
-                    )
-                if not -len(current) <= segment < len(current):
-                    raise self.fail(f"{where!r} has no item [{segment}] (it has {len(current)})")
-                current = current[segment]
-            else:
-                # `in` before `[]`: a defaultdict must not invent the key.
-                if not isinstance(current, Mapping):
-                    raise self.fail(
-                        f"{where!r} is {describe_type(current)}, so it has no key {segment!r}"
-                    )
-                if segment not in current:
-                    if i == 0:
-                        raise self.fail(f"there is no variable {segment!r}")
-                    raise self.fail(f"{where!r} has no key {segment!r}")
-                current = current[segment]
-        return current
+        """Follow path[start:] from `current` as a `{{ }}` lookup does; absence is an error."""
+        value, why = walk_path(path, current, start)
+        if why:
+            raise self.fail(why)
+        return value
 
 
 def _equal(left: Any, right: Any) -> bool:

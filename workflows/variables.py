@@ -28,19 +28,19 @@ value reads as text, a number or a date is in `workflows.values`.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from workflows.filters import FILTERS, FilterError
+from workflows.lexing import MAX_PATH_SEGMENTS as MAX_PATH_SEGMENTS
+from workflows.lexing import STRING, Reader, Segment, Token, path_text, token_pattern
 from workflows.values import MISSING, describe_type, quote, to_text
 
 MAX_TEMPLATE_LENGTH = 100_000
 MAX_EXPRESSION_LENGTH = 500
 MAX_EXPRESSIONS = 64
-MAX_PATH_SEGMENTS = 32
 MAX_FILTERS = 16
 
 
@@ -61,33 +61,15 @@ class UndefinedVariable(ExpressionError):
         self.missing = missing
 
 
-Segment = str | int
-
-
-def _name_is_plain(key: str) -> bool:
-    return bool(_NAME_RE.fullmatch(key)) and not key.startswith("_")
-
-
-def path_text(path: tuple[Segment, ...]) -> str:
-    """A path written back in the grammar: `invoice.items[0]["odd key"]`."""
-    out = []
-    for i, segment in enumerate(path):
-        if isinstance(segment, int):
-            out.append(f"[{segment}]")
-        elif _name_is_plain(segment):
-            out.append(segment if i == 0 else f".{segment}")
-        else:
-            out.append(f"[{json.dumps(segment, ensure_ascii=False)}]")
-    return "".join(out)
-
-
 # --- walking the data --------------------------------------------------------------------
 
 
-def _walk(path: tuple[Segment, ...], variables: Mapping[str, Any]) -> tuple[Any, str]:
-    """Follow `path` through JSON; return (value, "") or (MISSING, why it is missing)."""
-    current: Any = variables
-    for i, segment in enumerate(path):
+def walk_path(path: tuple[Segment, ...], current: Any, start: int = 0) -> tuple[Any, str]:
+    """Follow `path[start:]` from `current` through JSON only (keys and indexes, never
+    attributes); return (value, "") or (MISSING, why it is missing). Calculate lookups walk
+    the same way, so both languages find (and fail to find) the same things."""
+    for i in range(start, len(path)):
+        segment = path[i]
         if isinstance(segment, int):
             if not isinstance(current, list | tuple):
                 where = path_text(path[:i])
@@ -117,34 +99,11 @@ def _walk(path: tuple[Segment, ...], variables: Mapping[str, Any]) -> tuple[Any,
 
 # --- parsing -----------------------------------------------------------------------------
 
-_NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_]*")
-_TOKEN_RE = re.compile(
-    r"""
-      (?P<space>\s+)
-    | (?P<name>[A-Za-z_$][A-Za-z0-9_]*)
-    | (?P<number>\d+(?:\.\d+)?)
-    | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-    | (?P<punct>[.\[\]|(),-])
-    """,
-    re.VERBOSE | re.DOTALL,
-)
 # Everything up to the closing `}}`, stepping over quoted strings so that `default("}}")`
-# works. The alternatives start with different characters, so this never backtracks.
-_INNER_RE = re.compile(r"""(?:[^"'}]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\}(?!\}))*""", re.DOTALL)
-_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
+# works (the same quoted strings the tokenizer reads). The alternatives start with different
+# characters, so this never backtracks.
+_INNER_RE = re.compile(rf"""(?:[^"'}}]|{STRING}|\}}(?!\}}))*""", re.DOTALL)
 _LITERAL_NAMES = {"true": True, "false": False, "null": None}
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # name, number, string, punct, end
-    value: str
-    pos: int
-
-    def describe(self) -> str:
-        if self.kind == "end":
-            return "the end"
-        return repr(self.value) if self.kind != "string" else f"the string {self.value}"
 
 
 @dataclass(frozen=True)
@@ -185,7 +144,7 @@ class Expression:
         return value
 
     def _lookup(self, variables: Mapping[str, Any]) -> tuple[Any, str]:
-        value, why = _walk(self.path, variables)
+        value, why = walk_path(self.path, variables)
         for name, args in self.filters:
             try:
                 value = FILTERS[name].apply(value, args)
@@ -194,65 +153,19 @@ class Expression:
         return value, why
 
 
-class _Parser:
-    def __init__(self, text: str):
-        self.text = text
-        self.tokens = self._tokenize(text)
-        self.index = 0
+class _Parser(Reader):
+    pattern = token_pattern(r"[.\[\]|(),-]")
 
     def fail(self, problem: str) -> ExpressionError:
         return ExpressionError(f"{problem} in {quote('{{ ' + self.text + ' }}')}", self.text)
 
-    def _tokenize(self, text: str) -> list[_Token]:
-        tokens = []
-        pos = 0
-        while pos < len(text):
-            match = _TOKEN_RE.match(text, pos)
-            if match is None:
-                # Reported only when the parser gets there, so that the first problem in
-                # reading order is the one named.
-                char = text[pos]
-                if char in "\"'":
-                    problem = f"unterminated string starting at {text[pos : pos + 20]!r}"
-                else:
-                    problem = (
-                        f"{char!r} is not allowed: a {{{{ }}}} is a variable lookup such as "
-                        "invoice.customer.email, not code"
-                    )
-                tokens.append(_Token("bad", problem, pos))
-                return tokens
-            if match.lastgroup != "space":
-                tokens.append(_Token(match.lastgroup or "", match.group(), pos))
-            pos = match.end()
-        tokens.append(_Token("end", "", pos))
-        return tokens
+    def refused(self, char: str) -> str:
+        return "a {{ }} is a variable lookup such as invoice.customer.email, not code"
 
-    @property
-    def token(self) -> _Token:
-        token = self.tokens[self.index]
-        if token.kind == "bad":
-            raise self.fail(token.value)
-        return token
-
-    def accept(self, punct: str) -> bool:
-        if self.token.kind == "punct" and self.token.value == punct:
-            self.index += 1
-            return True
-        return False
-
-    def expect(self, punct: str, after: str) -> None:
-        if not self.accept(punct):
-            raise self.fail(f"expected {punct!r} {after}, found {self.token.describe()}")
-
-    def name(self, what: str) -> str:
-        token = self.token
-        if token.kind != "name":
-            hint = "; use [0] for an index" if token.kind == "number" and what != "filter" else ""
-            raise self.fail(f"expected a {what} name, found {token.describe()}{hint}")
-        if token.value.startswith("_"):
-            raise self.fail(f"names starting with '_' are not allowed ({token.value!r})")
-        self.index += 1
-        return token.value
+    def describe(self, token: Token) -> str:
+        if token.kind == "string":
+            return f"the string {token.value}"
+        return super().describe(token)
 
     def expression(self) -> Expression:
         path = self.path()
@@ -264,41 +177,18 @@ class _Parser:
         if self.token.kind != "end":
             if self.token.value == "(":
                 raise self.fail("calls are not allowed: a {{ }} only looks data up")
-            raise self.fail(f"unexpected {self.token.describe()}")
+            raise self.fail(f"unexpected {self.describe(self.token)}")
         return Expression(self.text, tuple(path), tuple(filters))
 
     def path(self) -> list[Segment]:
         if self.token.kind != "name":
             raise self.fail(
-                f"an expression starts with a variable name, not {self.token.describe()}"
+                f"an expression starts with a variable name, not {self.describe(self.token)}"
             )
-        path: list[Segment] = [self.name("variable")]
-        while True:
-            if self.accept("."):
-                path.append(self.name("key"))
-            elif self.accept("["):
-                path.append(self.index_or_key())
-                self.expect("]", "to close the index")
-            else:
-                return path
-            if len(path) > MAX_PATH_SEGMENTS:
-                raise self.fail(f"a path may have at most {MAX_PATH_SEGMENTS} segments")
-
-    def index_or_key(self) -> Segment:
-        negative = self.accept("-")
-        token = self.token
-        if token.kind == "number" and "." not in token.value:
-            self.index += 1
-            return -int(token.value) if negative else int(token.value)
-        if token.kind == "string" and not negative:
-            self.index += 1
-            return self.unquote(token.value)
-        raise self.fail(
-            f"only an integer or a quoted key may stand inside [ ], not {token.describe()}"
-        )
+        return super().path()
 
     def filter(self) -> tuple[str, tuple[Any, ...]]:
-        name = self.name("filter")
+        name = self.name("filter", index_hint=False)
         spec = FILTERS.get(name)
         if spec is None:
             raise self.fail(f"unknown filter {name!r}; the filters are {', '.join(FILTERS)}")
@@ -332,17 +222,8 @@ class _Parser:
             return _LITERAL_NAMES[token.value]
         raise self.fail(
             "filter arguments must be literals (a quoted string, a number, true, false or null), "
-            f"not {token.describe()}"
+            f"not {self.describe(token)}"
         )
-
-    def unquote(self, quoted: str) -> str:
-        def replace(match: re.Match[str]) -> str:
-            char = match.group(1)
-            if char not in _ESCAPES:
-                raise self.fail(f"unknown escape '\\{char}' in a string")
-            return _ESCAPES[char]
-
-        return re.sub(r"\\(.)", replace, quoted[1:-1], flags=re.DOTALL)
 
 
 def _parse_inner(inner: str) -> Expression:
