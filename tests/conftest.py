@@ -1,13 +1,19 @@
-"""Shared fixtures: services that may be absent, workflow factories, test-only actions."""
+"""Shared fixtures: services that may be absent, record and workflow factories, test-only
+actions."""
 
+import itertools
 import json
 import os
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The day the record tests freeze time on: invoice_factory dates invoices from it.
+TODAY = date(2026, 11, 26)
 
 
 def require(available, what):
@@ -56,6 +62,44 @@ def _celery_eager():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def customer_factory(db):
+    """customer_factory(**fields) -> a saved Customer: Acme Corp, an enterprise, unless the
+    fields say otherwise."""
+    from crm.models import Customer
+
+    def make(**fields):
+        values = {"name": "Acme Corp", "email": "billing@acme.example", "type": "enterprise"}
+        return Customer.objects.create(**{**values, **fields})
+
+    return make
+
+
+@pytest.fixture
+def invoice_factory(customer_factory):
+    """invoice_factory(number=None, *, days_late=0, **fields) -> a saved Invoice of 100.00,
+    overdue, due `days_late` days before TODAY and issued 30 days before that; numbered
+    INV-0001, INV-0002, ... and billed to a new customer_factory() customer unless given."""
+    from crm.models import Invoice
+
+    counter = itertools.count(1)
+
+    def make(number=None, *, days_late=0, customer=None, **fields):
+        values = {
+            "number": f"INV-{next(counter):04d}",
+            "amount": Decimal("100.00"),
+            "issue_date": TODAY - timedelta(days=days_late + 30),
+            "due_date": TODAY - timedelta(days=days_late),
+            "status": "overdue",
+        }
+        if number is not None:
+            values["number"] = number
+        values.update(fields)
+        return Invoice.objects.create(customer=customer or customer_factory(), **values)
+
+    return make
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import os
 import threading
 import time
-from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import http_ece
@@ -22,7 +21,8 @@ from py_vapid import Vapid
 from werkzeug import Response
 
 from actions.models import Connection, PushSubscription
-from actions.registry import ActionContext, ActionError, registry
+from actions.registry import registry
+from tests.support.steps import one_step_workflow, run_step, step_context, step_failure
 from workflows.validation.action_nodes import ConfigValidator
 
 pytestmark = pytest.mark.django_db
@@ -91,36 +91,19 @@ def people():
 
 
 def context(**extra):
-    return ActionContext(
-        execution=SimpleNamespace(public_id="exe_push"),
-        node_id="push",
-        path="push",
-        attempt=1,
-        timezone=UTC,
-        now=datetime(2026, 11, 26, 9, tzinfo=UTC),
-        extra=extra,
-    )
+    return step_context("push", **extra)
 
 
 def send(config, **extra):
-    return registry.get("send_push").run(config, context(**extra))
+    return run_step("send_push", "push", config, **extra)
 
 
 def failure(config, **extra):
-    with pytest.raises(ActionError) as excinfo:
-        send(config, **extra)
-    return excinfo.value
+    return step_failure("send_push", "push", config, **extra)
 
 
 def one_step(config, **node):
-    return {
-        "name": "Push",
-        "trigger": {"type": "manual"},
-        "nodes": [
-            {"id": "push", "type": "action", "action": "send_push", "config": config, **node}
-        ],
-        "edges": [{"from": "trigger", "to": "push"}],
-    }
+    return one_step_workflow("Push", "push", "send_push", config, **node)
 
 
 PUSH = {

@@ -1,7 +1,7 @@
 """The record and communication actions, called directly: query_records, create_record,
 update_record, create_ticket and send_email, each with run() and simulate()."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -56,28 +56,13 @@ def refused(run, key, config, *, simulate=False):
 
 
 @pytest.fixture
-def customer_factory():
-    def make(**overrides):
-        values = {"name": "Acme Corp", "email": "billing@acme.example", "type": "enterprise"}
-        return Customer.objects.create(**{**values, **overrides})
+def invoice_factory(invoice_factory):
+    """The shared factory, but invoices are of 1250.00 and ten days late by default."""
 
-    return make
-
-
-@pytest.fixture
-def invoice_factory(customer_factory):
-    def make(number, *, days_late=10, **overrides):
-        values = {
-            "number": number,
-            "amount": Decimal("1250.00"),
-            "issue_date": TODAY - timedelta(days=days_late + 30),
-            "due_date": TODAY - timedelta(days=days_late),
-            "status": "overdue",
-        }
-        values.update(overrides)
-        if "customer" not in values:
-            values["customer"] = customer_factory()
-        return Invoice.objects.create(**values)
+    def make(number, *, days_late=10, **fields):
+        return invoice_factory(
+            number, days_late=days_late, **{"amount": Decimal("1250.00"), **fields}
+        )
 
     return make
 

@@ -3,16 +3,14 @@
 
 import json
 import threading
-import time
-from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 from jsonschema import Draft202012Validator
 from werkzeug import Response
 
 from actions.models import Connection
-from actions.registry import ActionContext, ActionError, registry
+from actions.registry import ActionError, registry
+from tests.support.steps import one_step_workflow, run_step, step_context, step_failure, wait_for
 from workflows.validation.action_nodes import ConfigValidator
 
 pytestmark = pytest.mark.django_db
@@ -40,43 +38,19 @@ def slack(httpserver):
 
 
 def context(**extra):
-    return ActionContext(
-        execution=SimpleNamespace(public_id="exe_slack"),
-        node_id="slack",
-        path="slack",
-        attempt=1,
-        timezone=UTC,
-        now=datetime(2026, 11, 26, 9, tzinfo=UTC),
-        extra=extra,
-    )
+    return step_context("slack", **extra)
 
 
 def send(config, **extra):
-    return registry.get("send_slack").run(config, context(**extra))
+    return run_step("send_slack", "slack", config, **extra)
 
 
 def failure(config, **extra):
-    with pytest.raises(ActionError) as excinfo:
-        send(config, **extra)
-    return excinfo.value
+    return step_failure("send_slack", "slack", config, **extra)
 
 
 def one_step(config, **node):
-    return {
-        "name": "Slack",
-        "trigger": {"type": "manual"},
-        "nodes": [
-            {"id": "slack", "type": "action", "action": "send_slack", "config": config, **node}
-        ],
-        "edges": [{"from": "trigger", "to": "slack"}],
-    }
-
-
-def wait_for(condition, seconds=5):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
+    return one_step_workflow("Slack", "slack", "send_slack", config, **node)
 
 
 # -- Web API: chat.postMessage ------------------------------------------------------------------

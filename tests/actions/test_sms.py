@@ -7,16 +7,14 @@ its answer is read (4xx not retried, 429 and 5xx retried, timeouts); test mode s
 import base64
 import json
 import threading
-import time
-from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 from jsonschema import Draft202012Validator
 from werkzeug import Response
 
 from actions.models import Connection
-from actions.registry import ActionContext, ActionError, registry
+from actions.registry import ActionError, registry
+from tests.support.steps import one_step_workflow, run_step, step_context, step_failure, wait_for
 from workflows.validation.action_nodes import ConfigValidator
 
 pytestmark = pytest.mark.django_db
@@ -47,45 +45,23 @@ def twilio():
 
 
 def context(**extra):
-    return ActionContext(
-        execution=SimpleNamespace(public_id="exe_sms"),
-        node_id="sms",
-        path="sms",
-        attempt=1,
-        timezone=UTC,
-        now=datetime(2026, 11, 26, 9, tzinfo=UTC),
-        extra=extra,
-    )
+    return step_context("sms", **extra)
 
 
 def send(config, **extra):
-    return registry.get("send_sms").run(config, context(**extra))
+    return run_step("send_sms", "sms", config, **extra)
 
 
 def failure(config, **extra):
-    with pytest.raises(ActionError) as excinfo:
-        send(config, **extra)
-    return excinfo.value
+    return step_failure("send_sms", "sms", config, **extra)
 
 
 def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def wait_for(condition, seconds=5):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-
-
 def one_step(config, **node):
-    return {
-        "name": "SMS",
-        "trigger": {"type": "manual"},
-        "nodes": [{"id": "sms", "type": "action", "action": "send_sms", "config": config, **node}],
-        "edges": [{"from": "trigger", "to": "sms"}],
-    }
+    return one_step_workflow("SMS", "sms", "send_sms", config, **node)
 
 
 BASE = {"connection": "twilio", "to": "+14155550100", "body": "Invoice INV-7 is overdue"}

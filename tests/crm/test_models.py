@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm.models import Contract, Customer, Invoice
+from crm.models import Contract, Invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -24,34 +24,6 @@ COMPARE = {
     "lt": operator.lt,
     "lte": operator.le,
 }
-
-
-@pytest.fixture
-def customer_factory():
-    def make(**overrides):
-        values = {"name": "Acme Corp", "email": "billing@acme.example", "type": "enterprise"}
-        return Customer.objects.create(**{**values, **overrides})
-
-    return make
-
-
-@pytest.fixture
-def invoice_factory(customer_factory):
-    """invoice_factory(days_late=10, **fields): an invoice due `days_late` days before TODAY."""
-    counter = iter(range(1, 10_000))
-
-    def make(*, days_late=0, customer=None, **overrides):
-        values = {
-            "number": f"INV-{next(counter):04d}",
-            "customer": customer or customer_factory(),
-            "amount": Decimal("100.00"),
-            "issue_date": TODAY - timedelta(days=days_late + 30),
-            "due_date": TODAY - timedelta(days=days_late),
-            "status": Invoice.Status.OVERDUE,
-        }
-        return Invoice.objects.create(**{**values, **overrides})
-
-    return make
 
 
 @pytest.fixture
