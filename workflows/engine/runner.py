@@ -306,10 +306,22 @@ class Runner:
             return self._finish_delay(token, node, path, outcome, clock)
         if outcome.status == "failed":
             return self._apply_failure(token, node, path, attempt, outcome, started_at, clock)
+        self._as_json(outcome)
         step = self._record(token, node, path, attempt, outcome.status, outcome, started_at, clock)
         self._bind(node["id"], outcome)
         self._move_on(token, node, outcome)
         return step
+
+    @staticmethod
+    def _as_json(outcome):
+        """Convert the output once: the step record, `nodes.<id>` and the named outputs then
+        share one copy (a 100,000-record query result is large)."""
+        original = outcome.output
+        outcome.output = to_json_data(original)
+        outcome.bind = {
+            name: outcome.output if value is original else to_json_data(value)
+            for name, value in outcome.bind.items()
+        }
 
     def _apply_failure(self, token, node, path, attempt, outcome, started_at, clock):
         policy = outcome.retry_policy or {}
@@ -359,7 +371,7 @@ class Runner:
             attempt=attempt,
             status=status,
             input=to_json_data(outcome.input),
-            output=to_json_data(outcome.output),
+            output=outcome.output if status == "succeeded" else to_json_data(outcome.output),
             error=outcome.error,
             started_at=started_at,
             finished_at=self.now() if finished else None,
@@ -372,10 +384,10 @@ class Runner:
         return step
 
     def _bind(self, node_id, outcome):
-        output = to_json_data(outcome.output)
-        self._set(NODE_PREFIX + node_id, output)
+        """Outputs already converted by _as_json."""
+        self._set(NODE_PREFIX + node_id, outcome.output)
         for name, value in outcome.bind.items():
-            self._set(name, output if value is outcome.output else to_json_data(value))
+            self._set(name, value)
 
     def _set(self, name, value):
         self.variables[name] = value
@@ -516,7 +528,9 @@ class Runner:
             prefix=token["prefix"],
         )
         self.state.blocks[block_id]["items"] = f"__loop.{block_id}"
-        self._set(f"__loop.{block_id}", to_json_data(items))
+        # Rendered from the run's variables, the definition or the trigger data, all JSON
+        # already: stored as they are, not copied (a 100,000-item collection is large).
+        self._set(f"__loop.{block_id}", items)
         self.state.add_token(entry, block_id, f"{token['prefix']}{node['id']}[0]/")
         return None
 
