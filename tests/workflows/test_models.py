@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django_fsm import TransitionNotAllowed
 
 from tests.support.definitions import chain, definition
@@ -262,9 +263,11 @@ def test_refresh_from_db_never_unprotects_the_state_for_other_instances(workflow
             errors.append(exc)
         finally:
             done.set()
+            connection.close()  # this thread's connection: none may outlive the test
 
     def try_assign():
         other = Workflow.objects.get(pk=workflow.pk)
+        connection.close()
         while not done.is_set():
             try:
                 other.status = "active"
