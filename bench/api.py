@@ -30,7 +30,7 @@ DATABASES = ("sqlite", "postgresql")
 TIMEOUT = (600, 120)
 
 P95 = Target("<=", 100)
-ENDPOINT_SECONDS = 15.0
+ENDPOINT_SECONDS = 10.0
 STATUSES = ["completed"] * 8 + ["failed", "cancelled"]
 
 

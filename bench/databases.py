@@ -14,6 +14,7 @@ template, like every scenario (see bench.runner for why scenarios run in subproc
 import contextlib
 import itertools
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -147,11 +148,11 @@ class Databases:
         self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def close(self):
-        if "postgresql" in self._templates:
-            self._drop(self._templates.pop("postgresql"))
-        for path in self.directory.glob("*"):
-            path.unlink(missing_ok=True)
-        self.directory.rmdir()
+        try:
+            if "postgresql" in self._templates:
+                self._drop(self._templates.pop("postgresql"))
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self):
         return self

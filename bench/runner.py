@@ -90,8 +90,9 @@ def _run_child(result, module, database_url, quick, profile):
         command += ["--profile", os.path.abspath(profile)]
     # A session of its own: on a timeout the whole group goes, product processes included.
     env = base_env(database_url)
-    if getattr(module, "BROKER", "memory") == "redis":
-        # The scenario process talks to the distributed product's broker and channel layer.
+    if getattr(module, "BROKER", "memory") == "redis" and result.database == "postgresql":
+        # The scenario process talks to the distributed product's broker and channel layer
+        # (on SQLite the product runs embedded: nothing of this benchmark goes to Redis).
         env = distributed_env(env)
     process = subprocess.Popen(  # noqa: S603
         command, cwd=ROOT, env=env, start_new_session=True

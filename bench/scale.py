@@ -33,7 +33,7 @@ def run(bench):
     from workflows.services import start_execution
 
     records = bench.size(100_000, 2_000)
-    budget = bench.size(90.0, 60.0)
+    budget = bench.size(75.0, 60.0)
     owners = data.customers(100)
     data.invoices(records, owners, prefix="SCL")
     workflow = data.workflow(loop_over_records(), status="active")

@@ -47,8 +47,9 @@ def run(bench):
         raise Skip("Redis is not reachable at 127.0.0.1:6379")
     count, span, window = bench.size((10_000, 3600.0, 45.0), (300, 108.0, 10.0))
     # Enough time to install them all and start the product before the first instant.
-    startup = bench.size(25, 10)
-    first = timezone.now() + dt.timedelta(seconds=count * 0.008 + startup)
+    per_install = _install_seconds()
+    startup = bench.size(20, 10)
+    first = timezone.now() + dt.timedelta(seconds=count * per_install * 1.2 + startup)
     instants = {index: first + dt.timedelta(seconds=span * index / count) for index in range(count)}
     workflows = _scheduled_workflows(bench, instants)
     rounds = bench.size(3, 2)
@@ -73,27 +74,53 @@ def run(bench):
 def _scheduled_workflows(bench, instants):
     """Workflows with a `once` schedule at each instant, installed as activation does.
     Returns {workflow pk: instant}."""
-    from triggers import schedules
-    from workflows.models import Workflow
 
     def trigger(index):
         return {"type": "schedule", "config": {"once": {"at": instants[index].isoformat()}}}
 
-    data.bystander_workflows(len(instants), trigger, name="bench: scheduled")
-    rows = list(
-        Workflow.objects.filter(name__startswith="bench: scheduled")
+    rows = _made("bench: scheduled", len(instants), trigger)
+    with Stopwatch() as watch:
+        _install(rows)
+    bench.add("install one schedule (activation)", "ms", [watch.seconds * 1000 / len(rows)])
+    return {workflow.pk: instants[index] for index, workflow in enumerate(rows)}
+
+
+def _install_seconds(sample=100):
+    """What installing one schedule takes here: a sample installed and thrown away."""
+    from workflows.models import Workflow
+
+    far = (timezone.now() + dt.timedelta(days=30)).isoformat()
+    rows = _made(
+        "bench: calibration",
+        sample,
+        lambda i: {"type": "schedule", "config": {"once": {"at": far}}},
+    )
+    with Stopwatch() as watch:
+        _install(rows)
+    Workflow.objects.filter(pk__in=[row.pk for row in rows]).delete()  # alarms go with them
+    return watch.seconds / sample
+
+
+def _made(name, count, trigger):
+    from workflows.models import Workflow
+
+    data.bystander_workflows(count, trigger, name=name)
+    return list(
+        Workflow.objects.filter(name__startswith=name)
         .select_related("current_version")
         .order_by("pk")
     )
+
+
+def _install(rows):
     from django.db import transaction
 
-    with Stopwatch() as watch:
-        for start in range(0, len(rows), 500):
-            with transaction.atomic():
-                for workflow in rows[start : start + 500]:
-                    schedules.install(workflow)
-    bench.add("install one schedule (activation)", "ms", [watch.seconds * 1000 / len(rows)])
-    return {workflow.pk: instants[index] for index, workflow in enumerate(rows)}
+    from triggers import schedules
+
+    for start in range(0, len(rows), 500):
+        with transaction.atomic():
+            for workflow in rows[start : start + 500]:
+                schedules.install(workflow)
 
 
 def _sleep_until(moment):
