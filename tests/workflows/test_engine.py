@@ -642,3 +642,34 @@ def test_a_cancelled_run_is_not_overwritten_by_its_runner(make_workflow, probe_a
     execution.refresh_from_db()
     assert execution.status == "cancelled"
     assert StepRun.objects.filter(execution=execution).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)  # frames are sent on commit
+def test_live_frames_reach_a_listener_and_cost_nothing_without_one(run_workflow, monkeypatch):
+    """In-memory layer: a group with a member gets the frames; without one nothing is sent."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from workflows import live
+
+    layer = get_channel_layer()
+    sent = []
+    real_send = layer.group_send
+
+    async def counting(group, message):
+        sent.append(group)
+        await real_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting)
+    run_workflow(definition([probe("a")], chain("a")))
+    assert sent == []
+
+    channel = async_to_sync(layer.new_channel)()
+    execution = run_workflow(definition([probe("b")], chain("b")))
+    group = live.execution_group(execution.public_id)
+    assert group not in sent  # nobody had joined that execution's group yet
+    async_to_sync(layer.group_add)(live.workflow_group(execution.workflow.public_id), channel)
+    live.publish(live.execution_message(execution))
+    assert live.workflow_group(execution.workflow.public_id) in sent
+    frame = async_to_sync(layer.receive)(channel)
+    assert frame["execution"] == execution.public_id
