@@ -134,6 +134,7 @@ class Calculate(ActionType):
     """
 
     key = "calculate"
+    pure = True
     label = "Calculate value"
     category = "data"
     icon = "calculator"

@@ -65,6 +65,7 @@ class QueryRecords(ActionType):
     """Find records of a registered type with a Mongo-style filter."""
 
     key = "query_records"
+    pure = True
     label = "Query records"
     category = "data"
     icon = "search"

@@ -72,6 +72,9 @@ class ActionType:
     # Local database writes run inside the step's checkpoint transaction, so they happen
     # exactly once even when a worker dies mid-step.
     transactional: ClassVar[bool] = False
+    # No effect outside the run (reading records, computing): doing it again after a crash
+    # changes nothing, so the engine may batch its step record with the next checkpoint.
+    pure: ClassVar[bool] = False
 
     def run(self, config: dict, context: ActionContext) -> Any:  # pragma: no cover - contract
         raise NotImplementedError

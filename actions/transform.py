@@ -444,6 +444,7 @@ class Transform(ActionType):
     operation's `as` name."""
 
     key = "transform"
+    pure = True
     label = "Transform data"
     category = "data"
     icon = "shuffle"

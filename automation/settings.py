@@ -235,6 +235,10 @@ WORKFLOW_RECORD_FIRE_LIMIT = int(os.environ.get("WORKFLOW_RECORD_FIRE_LIMIT", "2
 WORKFLOW_RECORD_FIRE_WINDOW_SECONDS = int(os.environ.get("WORKFLOW_RECORD_FIRE_WINDOW", "60"))
 # contract.expiring fires this many days before a contract's end date.
 CONTRACT_EXPIRING_DAYS = int(os.environ.get("CONTRACT_EXPIRING_DAYS", "30"))
+# Pure steps (conditions, calculations, record reads) are written in batches: a checkpoint
+# comes before any side effect, wait or end, and at least this often while they run.
+WORKFLOW_CHECKPOINT_SECONDS = float(os.environ.get("WORKFLOW_CHECKPOINT_SECONDS", "0.5"))
+WORKFLOW_CHECKPOINT_STEPS = int(os.environ.get("WORKFLOW_CHECKPOINT_STEPS", "500"))
 # A worker's claim on a running execution; renewed as it goes, swept when it expires.
 WORKFLOW_LEASE_SECONDS = float(os.environ.get("WORKFLOW_LEASE_SECONDS", "30"))
 # A pending run whose wake-up message was lost is woken again after this long.

@@ -49,10 +49,35 @@ class Probe(ActionType):
             )
         if config.get("crash"):
             raise RuntimeError("an unexpected bug")
+        if config.get("count_steps"):
+            # What a side effect would find durable at the moment it happens.
+            from workflows.models import StepRun
+
+            calls[-1]["steps_in_database"] = StepRun.objects.filter(
+                execution=context.execution
+            ).count()
         return {"value": config.get("value"), "tag": tag}
 
     def simulate(self, config, context):
         return {"simulated": True, "tag": config.get("tag")}
 
 
-ALL = [Probe]
+class WorkerDied(BaseException):
+    """Not an Exception: it escapes the engine the way a killed worker stops it."""
+
+
+class PureProbe(Probe):
+    """A Probe with no effect outside the run (the engine may batch its records); with
+    `die: true` it stops the worker mid-run."""
+
+    key = "pure_probe"
+    label = "Pure probe"
+    pure = True
+
+    def run(self, config, context):
+        if config.get("die") and failures.pop("die", 0):
+            raise WorkerDied
+        return super().run(config, context)
+
+
+ALL = [Probe, PureProbe]

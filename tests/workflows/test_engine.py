@@ -292,7 +292,8 @@ def test_loop_collection_errors(run_workflow, collection, extra, message):
     assert message in execution.error["message"]
 
 
-def test_large_collection_is_stored_once_not_at_every_checkpoint(run_workflow):
+def test_large_collection_is_stored_once_not_at_every_checkpoint(run_workflow, settings):
+    settings.WORKFLOW_CHECKPOINT_STEPS = 10  # some 30 checkpoints during the loop
     items = [{"n": i, "padding": "x" * 50} for i in range(300)]
     with CaptureQueriesContext(connection) as queries:
         execution = run_workflow(

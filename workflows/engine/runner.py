@@ -6,6 +6,14 @@ loses the step in flight, which is redone on resume; a crash after it loses noth
 record writes (transactional actions) commit inside that same transaction, so they happen
 exactly once; external side effects happen at least once, with a deterministic idempotency
 key (execution id + step path) for providers that honour one.
+
+Checkpoints are written where durability needs them, not after every step: pure steps
+(conditions, switches, loops, calculate, transform, record reads; every step in test mode)
+only touch the run's own data, so their records are kept in memory and written with the
+next checkpoint, which comes before any other step runs (a side effect, a write, a wait),
+when the run ends or parks, and at least every WORKFLOW_CHECKPOINT_SECONDS or
+WORKFLOW_CHECKPOINT_STEPS. A crash in between loses only pure work, which the resumed run
+does again from the last checkpoint: nothing outside the run can tell.
 """
 
 import contextvars
@@ -87,10 +95,15 @@ class Runner:
             else RunState.initial(self.graph.entry_nodes)
         )
         self._elapsed_base = float((execution.state or {}).get("elapsed", 0))
-        self.variables = dict(execution.variables.values_list("name", "value"))
+        # A run no worker has claimed yet has no variables: no query for them.
+        self.variables = (
+            dict(execution.variables.values_list("name", "value")) if execution.state else {}
+        )
         self._dirty = set()
         self._removed = set()
+        self._pending = []  # StepRuns recorded since the last checkpoint, not yet written
         self._segment_started = time.monotonic()
+        self._checkpointed_at = self._segment_started
 
     @staticmethod
     def now():
@@ -178,6 +191,7 @@ class Runner:
         earliest = min(_at(t["ready_at"]) for t in self.state.tokens)
         remaining = (earliest - self.now()).total_seconds()
         if remaining <= settings.WORKFLOW_INLINE_WAIT_SECONDS:
+            self._flush()  # what ran so far is kept (and shown live) while this one waits
             time.sleep(max(0.0, remaining))
             if self.now() >= earliest:
                 return True
@@ -202,6 +216,8 @@ class Runner:
     # -- steps ------------------------------------------------------------------------------
 
     def _advance(self, ready):
+        if self._pending and not all(self._is_pure(token) for token in ready):
+            self._flush()  # the run's state is durable before anything leaves it
         if len(ready) == 1:
             results = [self._execute(ready[0])]
         else:
@@ -265,20 +281,58 @@ class Runner:
 
     # -- checkpoints ------------------------------------------------------------------------
 
+    def _is_pure(self, token):
+        if "delay" in token:
+            return False  # finishing a delay updates the step it parked on
+        node = self.graph.nodes[token["node"]]
+        return HANDLERS[node["type"]].is_pure(node, is_test=self.is_test)
+
     def _checkpoint(self, token, outcome, started_at, clock):
         node = self.graph.nodes[token["node"]]
         path = token["prefix"] + node["id"]
+        if self._deferrable(token, outcome):
+            self._apply(token, node, path, outcome, started_at, clock)
+            if self._checkpoint_due():
+                self._flush()
+            return
         with transaction.atomic():
             if outcome.perform is not None:
                 outcome = self._perform(outcome, node)
-            step = self._apply(token, node, path, outcome, started_at, clock)
+            self._apply(token, node, path, outcome, started_at, clock)
             self._save()
-            execution = self.execution
-            transaction.on_commit(
-                lambda: step_recorded.send(sender=StepRun, execution=execution, step=step)
-            )
-            if execution.status != Execution.Status.RUNNING:
+            if self.execution.status != Execution.Status.RUNNING:
                 self._announce()
+
+    def _deferrable(self, token, outcome):
+        """A pure step that succeeded and neither waits nor ends the run."""
+        return (
+            outcome.status in (StepRun.Status.SUCCEEDED, StepRun.Status.SKIPPED)
+            and outcome.perform is None
+            and outcome.wait_until is None
+            and outcome.stop is None
+            and self._is_pure(token)
+        )
+
+    def _checkpoint_due(self):
+        return (
+            len(self._pending) >= settings.WORKFLOW_CHECKPOINT_STEPS
+            or time.monotonic() - self._checkpointed_at >= settings.WORKFLOW_CHECKPOINT_SECONDS
+        )
+
+    def _flush(self):
+        """Write what the run did since its last checkpoint."""
+        if self._pending or self._dirty or self._removed:
+            with transaction.atomic():
+                self._save()
+
+    def _write_pending(self):
+        if not self._pending:
+            return
+        steps, self._pending = self._pending, []
+        # One INSERT for them all; the live log still gets one message per step.
+        StepRun.objects.bulk_create(steps)
+        execution = self.execution
+        transaction.on_commit(lambda: _announce_steps(execution, steps))
 
     def _perform(self, outcome, node):
         try:
@@ -297,6 +351,7 @@ class Runner:
         attempt = token.get("attempt", 1)
         if outcome.wait_until is not None and not self.is_test:
             step = self._record(token, node, path, attempt, "running", outcome, started_at, None)
+            self._write_pending()  # the token refers to this step by its id
             token["ready_at"] = outcome.wait_until.isoformat()
             token["delay"] = {"until": outcome.wait_until.isoformat(), "step": step.pk}
             return step
@@ -356,6 +411,8 @@ class Runner:
         step.finished_at = self.now()
         step.duration_ms = (step.finished_at - step.started_at).total_seconds() * 1000
         step.save(update_fields=["status", "output", "finished_at", "duration_ms"])
+        execution = self.execution
+        transaction.on_commit(lambda: _announce_steps(execution, [step]))
         self.execution.steps_completed += 1
         self._bind(node["id"], outcome)
         self._move_on(token, node, outcome)
@@ -363,7 +420,7 @@ class Runner:
 
     def _record(self, token, node, path, attempt, status, outcome, started_at, clock):
         finished = clock is not None
-        step = StepRun.objects.create(
+        step = StepRun(
             execution=self.execution,
             node_id=node["id"],
             node_type=node["type"],
@@ -377,6 +434,7 @@ class Runner:
             finished_at=self.now() if finished else None,
             duration_ms=(time.perf_counter() - clock) * 1000 if finished else None,
         )
+        self._pending.append(step)
         if attempt == 1:
             self.execution.steps_total += 1
         if status in (StepRun.Status.SUCCEEDED, StepRun.Status.SKIPPED):
@@ -400,6 +458,10 @@ class Runner:
         self._removed.add(name)
 
     def _save(self, *, renew=True):
+        """The checkpoint: inside a transaction, write the pending steps, the variables
+        that changed and the run's state."""
+        self._write_pending()
+        self._checkpointed_at = time.monotonic()
         execution = self.execution
         if self._dirty:
             ExecutionVariable.objects.bulk_create(
@@ -553,6 +615,11 @@ class Runner:
             self.execution.fail(error_info("stopped", reason or "stopped", node["id"]))
         else:
             self.execution.complete()
+
+
+def _announce_steps(execution, steps):
+    for step in steps:
+        step_recorded.send(sender=StepRun, execution=execution, step=step)
 
 
 class ExecutionInterrupted(Exception):

@@ -44,6 +44,15 @@ def failure_from_exception(exc, node_id, policy):
 class ActionNode(NodeHandler):
     type = "action"
 
+    def is_pure(self, node, *, is_test):
+        # Test mode simulates every action: nothing leaves the run.
+        if is_test:
+            return True
+        try:
+            return registry.get(node.get("action")).pure
+        except ActionRegistryError:
+            return False
+
     def execute(self, step):
         node = step.node
         try:

@@ -30,6 +30,12 @@ class Step:
 
 class NodeHandler:
     type: str = ""
+    # Only moves tokens or computes from the run's data: its step record can wait for the
+    # next checkpoint, since a crash before then just makes it run again.
+    pure: bool = False
+
+    def is_pure(self, node, *, is_test) -> bool:
+        return self.pure
 
     def execute(self, step: Step) -> Outcome:  # pragma: no cover - the contract
         raise NotImplementedError

@@ -17,6 +17,7 @@ def _check(step, condition, field):
 
 class ConditionNode(NodeHandler):
     type = "condition"
+    pure = True
 
     def execute(self, step):
         holds, failure = _check(step, step.node.get("condition") or {}, "condition")
@@ -28,6 +29,7 @@ class ConditionNode(NodeHandler):
 
 class SwitchNode(NodeHandler):
     type = "switch"
+    pure = True
 
     def execute(self, step):
         for index, case in enumerate(step.node.get("cases") or []):

@@ -7,6 +7,7 @@ from .base import NodeHandler, expression_failure
 
 class LoopNode(NodeHandler):
     type = "loop"
+    pure = True
 
     def execute(self, step):
         try:

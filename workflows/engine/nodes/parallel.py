@@ -6,6 +6,7 @@ from .base import NodeHandler
 
 class ParallelNode(NodeHandler):
     type = "parallel"
+    pure = True
 
     def execute(self, step):
         branches = step.run.graph.branch_entries(step.node_id)

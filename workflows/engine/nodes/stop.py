@@ -15,6 +15,7 @@ class StopNode(NodeHandler):
 
 class EndNode(NodeHandler):
     type = "end"
+    pure = True
 
     def execute(self, step):
         return Outcome(follow=False)
