@@ -13,6 +13,8 @@ tab of that user then hears which ids were read.
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from workflows.live import BatchedMessages
+
 from .models import Notification
 from .notifications import as_json, mark_read, unread_count, user_group
 
@@ -24,7 +26,7 @@ def _is_id_list(value):
     return isinstance(value, list) and all(type(i) is int for i in value)
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(BatchedMessages, AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.user = self.scope.get("user")
         if not (self.user and self.user.is_authenticated):

@@ -22,7 +22,7 @@ def may_view(user):
     return user.has_perm("workflows.view_workflow")
 
 
-class LiveLogConsumer(AsyncJsonWebsocketConsumer):
+class LiveLogConsumer(live.BatchedMessages, AsyncJsonWebsocketConsumer):
     kind = ""  # "execution" or "workflow"
 
     async def connect(self):

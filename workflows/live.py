@@ -6,11 +6,18 @@ client never sees a step that a rollback erased.
 
 Channels' in-memory layer (embedded mode) is bound to the server's event loop and is not
 thread-safe: from a worker thread the message is scheduled onto that loop (`serve` hands it
-over with `use_event_loop`); otherwise `async_to_sync` sends it (Redis layer, any process).
+over with `use_event_loop`). Other layers (Redis) are fed by one publisher thread per
+process: a step never waits for the network, and messages that pile up while it sends go
+out as one `live.batch` per group (a checkpoint of many steps costs two sends, not two
+per step). Order is kept: one thread sends everything, in the order it was given.
 """
 
 import asyncio
+import atexit
 import logging
+import os
+import queue
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -68,12 +75,94 @@ def group_send(group, message):
     if layer is None or _nobody_listens(layer, group):
         return
     try:
-        if _server_loop is not None and _server_loop.is_running():
+        if not isinstance(layer, InMemoryChannelLayer):
+            _publisher().put(layer, group, message)
+        elif _server_loop is not None and _server_loop.is_running():
             asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _server_loop)
         else:
             async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.exception("could not publish a live message to %s", group)
+
+
+class Publisher:
+    """A daemon thread with its own event loop that sends what it is given, in order."""
+
+    BATCH = 200
+
+    def __init__(self):
+        self.queue = queue.SimpleQueue()
+        self.loop = asyncio.new_event_loop()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
+        self.thread.start()
+
+    def put(self, layer, group, message):
+        self.idle.clear()
+        self.queue.put((layer, group, message))
+
+    def drain(self, timeout):
+        """Wait until everything given so far is sent (at exit, and in tests)."""
+        return self.idle.wait(timeout)
+
+    def _run(self):
+        while True:
+            items = [self.queue.get()]
+            while len(items) < self.BATCH:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.loop.run_until_complete(_send_batched(items))
+            except Exception:
+                logger.exception("could not publish %d live message(s)", len(items))
+            if self.queue.empty():
+                self.idle.set()
+
+
+async def _send_batched(items):
+    by_group = {}
+    for layer, group, message in items:
+        by_group.setdefault((layer, group), []).append(message)
+    for (layer, group), messages in by_group.items():
+        if len(messages) == 1:
+            await layer.group_send(group, messages[0])
+        else:
+            await layer.group_send(group, {"type": "live.batch", "messages": messages})
+
+
+class BatchedMessages:
+    """For a consumer of groups that `group_send` feeds: unpacks a `live.batch` into the
+    messages it carries, each to its own handler."""
+
+    async def live_batch(self, message):
+        for one in message["messages"]:
+            await self.dispatch(one)
+
+
+_publishers = {}
+_publishers_lock = threading.Lock()
+
+
+def _publisher():
+    """This process's publisher (a forked child starts its own: threads do not survive)."""
+    pid = os.getpid()
+    publisher = _publishers.get(pid)
+    if publisher is None:
+        with _publishers_lock:
+            publisher = _publishers.get(pid)
+            if publisher is None:
+                publisher = _publishers[pid] = Publisher()
+                atexit.register(publisher.drain, 2.0)
+    return publisher
+
+
+def drain(timeout=5.0):
+    """Block until this process's live messages are sent; True when they are."""
+    publisher = _publishers.get(os.getpid())
+    return publisher is None or publisher.drain(timeout)
 
 
 def _nobody_listens(layer, group):
