@@ -265,11 +265,11 @@ class _AlreadyDelivered(Exception):
 def _start(endpoint, trigger_data, delivery_id, wait):
     """Record the delivery and start the run in one transaction.
 
-    With `wait` (on_completion) the run is advanced here right after commit, up to the
-    deadline. That callback is registered before start_execution() registers the worker's
-    wake-up, and on_commit callbacks run in order: the run happens here first, and the
-    wake-up that follows finds it finished or parked, or carries on past the deadline. Inside
-    an outer transaction (not a request's) both wait for its commit and the answer is 202.
+    With `wait` (on_completion) the run is created claimed by this thread and advanced here
+    right after commit, up to the deadline, when it hands the rest to a worker; no worker is
+    woken otherwise (if this process dies first, the sweeper wakes one once the lease runs
+    out). Inside an outer transaction (not a request's) the run waits for its commit and the
+    answer is 202.
     """
     started = []
 
@@ -292,6 +292,7 @@ def _start(endpoint, trigger_data, delivery_id, wait):
             trigger_type=TRIGGER_TYPE,
             trigger_data=trigger_data,
             trigger_key=f"webhook:{delivery_id}" if delivery_id else "",
+            run_here=wait is not None,
         )
         if delivery is not None:
             delivery.execution = execution
@@ -414,9 +415,11 @@ def _duplicate(delivery):
 
 
 def _outcome(execution, config):
-    # A fresh instance, not refresh_from_db(): django-fsm's refresh briefly unprotects the
-    # status field class-wide, which races with other threads (ASGI runs views in threads).
-    execution = Execution.objects.get(pk=execution.pk)
+    if execution.status not in Execution.FINISHED:
+        # Not finished by the run here (handed over, parked, or run elsewhere): what the
+        # database says now. A fresh instance, not refresh_from_db(): django-fsm's refresh
+        # briefly unprotects the status field class-wide, which races with other threads.
+        execution = Execution.objects.get(pk=execution.pk)
     headers = _execution_headers(execution)
     if execution.status == Execution.Status.COMPLETED:
         return WebhookResult(200, _response_output(execution, config.get("response_node")), headers)

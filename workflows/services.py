@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from .engine import run_execution
 from .engine.outcome import error_info
-from .engine.runner import to_json_data
+from .engine.runner import claim_on_creation, to_json_data
 from .models import Execution, Workflow
 
 
@@ -31,11 +31,16 @@ def start_execution(
     trigger_key="",
     subject="",
     inline=False,
+    run_here=False,
 ):
     """Create a pending execution of the workflow's current version and dispatch it.
 
     With `inline=True` the run happens here and now (the CLI, tests, test mode); otherwise a
-    worker picks it up once the transaction that created it has committed. A `trigger_key`
+    worker picks it up once the transaction that created it has committed. `run_here=True`
+    is for a caller that runs it in this thread once its transaction commits (a webhook
+    answering on completion): the row is created claimed by this thread and no worker is
+    woken (if the process dies first, the sweeper wakes one when the lease expires). Both
+    create the row already `running`, which saves the claim's write. A `trigger_key`
     ("evt_...", "schedule:<instant>") starts at most one execution per workflow: asked
     again, the first one is returned.
     """
@@ -69,6 +74,8 @@ def start_execution(
                 None,
             )
         )
+    if (inline or run_here) and execution.status == Execution.Status.PENDING:
+        claim_on_creation(execution)
     try:
         with transaction.atomic():
             execution.save()
@@ -76,11 +83,12 @@ def start_execution(
         if trigger_key:
             return Execution.objects.get(workflow=workflow, trigger_key=trigger_key)
         raise
-    if execution.status != Execution.Status.PENDING:
-        return execution
+    if execution.status == Execution.Status.FAILED:
+        return execution  # refused at creation (loop protection)
     if inline:
         return run_execution(execution)
-    dispatch(execution)
+    if not run_here:
+        dispatch(execution)
     return execution
 
 

@@ -24,7 +24,7 @@ from triggers import views, webhooks
 from triggers.models import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from triggers.webhook_signatures import generate_secret
 from workflows.models import Execution
-from workflows.services import ExecutionRefused
+from workflows.services import ExecutionRefused, recover
 from workflows.services import run as run_execution_by_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -448,6 +448,34 @@ def test_on_completion_answers_202_at_the_deadline_and_hands_the_run_over(
     # A worker carries on where the request stopped (at the latest once the lease has run
     # out: the runner's hand-over currently renews the lease it means to give up).
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=1)):
+        assert run_execution_by_id(execution.pk).status == "completed"
+
+
+def test_on_completion_wakes_no_worker_when_the_run_finishes_here(client, hook, monkeypatch):
+    _, url, _ = hook(respond="on_completion")
+    woken = []
+    monkeypatch.setattr("workflows.services._wake", woken.append)
+    response = post(client, url)
+    assert response.status_code == 200
+    assert Execution.objects.get().status == "completed"
+    assert woken == []  # born claimed by the request: no message, no second claim
+
+
+def test_an_on_completion_run_whose_process_died_is_recovered_when_its_lease_expires(
+    client, hook, monkeypatch
+):
+    _, url, _ = hook(respond="on_completion")
+    monkeypatch.setattr(webhooks, "_run_until", lambda execution, deadline: None)  # died
+    response = post(client, url)
+    execution = Execution.objects.get()
+    assert response.status_code == 202
+    assert execution.status == "running"
+    woken = []
+    monkeypatch.setattr("workflows.services._wake", woken.append)
+    assert recover() == 0  # its lease still holds
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=1)):
+        assert recover() == 1
+        assert woken == [execution.pk]
         assert run_execution_by_id(execution.pk).status == "completed"
 
 

@@ -121,3 +121,23 @@ def test_each_batched_step_reaches_the_live_log_once_written(
     written = list(execution.steps.order_by("id").values_list("pk", flat=True))
     assert [pk for pk, _ in seen] == written
     assert all(written for _, written in seen)
+
+
+def test_an_inline_run_is_created_claimed_and_keeps_no_variables_once_completed(run_workflow):
+    with CaptureQueriesContext(connection) as queries:
+        execution = run_workflow(pure_chain(3))
+    updates = [
+        q for q in queries.captured_queries if q["sql"].startswith('UPDATE "workflows_execution"')
+    ]
+    assert len(updates) == 1  # the final checkpoint; no separate claim
+    assert execution.status == "completed"
+    assert not execution.variables.exists()  # they serve a resume or retry: none to come
+
+
+def test_a_failed_run_keeps_its_variables_for_a_retry(run_workflow, probe_actions):
+    probe_actions.failures["b"] = 1
+    execution = run_workflow(
+        definition([pure("a", outputs=["first"]), probe("b")], chain("a", "b"))
+    )
+    assert execution.status == "failed"
+    assert set(execution.variables.values_list("name", flat=True)) == {"nodes.a", "first"}

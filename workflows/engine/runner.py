@@ -73,6 +73,18 @@ def worker_id():
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def claim_on_creation(execution):
+    """Make a new (unsaved) execution `running`, leased to this thread: the caller runs it
+    here, so the row is born claimed instead of claimed by a second write. Should this
+    process die first, the lease expires and the sweeper hands the run to a worker."""
+    execution.start()
+    execution.lease_owner = worker_id()
+    execution.lease_expires_at = timezone.now() + datetime.timedelta(
+        seconds=settings.WORKFLOW_LEASE_SECONDS
+    )
+    execution.claimed_on_creation = True  # for the first Runner of this very instance
+
+
 class Runner:
     """Advances one execution. `take_over=True` claims it even from a live lease (an
     operator's explicit resume); otherwise a running execution is claimed only once its
@@ -149,6 +161,9 @@ class Runner:
                 return False
             execution.resume()
         elif status == Execution.Status.RUNNING:
+            if self._born_claimed(now):
+                self._announce()
+                return True
             # Resuming a run whose worker died: only once its lease has run out.
             if not self.take_over:
                 claim &= Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
@@ -169,6 +184,12 @@ class Runner:
             return False
         self._announce()
         return True
+
+    def _born_claimed(self, now):
+        """Created by claim_on_creation in this thread and not yet run: already ours."""
+        execution = self.execution
+        born = execution.__dict__.pop("claimed_on_creation", False)
+        return born and execution.lease_owner == self.owner and execution.lease_expires_at > now
 
     def _hand_over(self):
         """Give the lease up at once so that a worker (or the sweeper) carries on."""
@@ -463,6 +484,9 @@ class Runner:
         self._write_pending()
         self._checkpointed_at = time.monotonic()
         execution = self.execution
+        if execution.status in (Execution.Status.COMPLETED, Execution.Status.CANCELLED):
+            # Variables serve a resume or a retry; a finished run has neither to come.
+            self._dirty, self._removed = set(), set()
         if self._dirty:
             ExecutionVariable.objects.bulk_create(
                 [
