@@ -185,7 +185,7 @@ def _frame_latencies(product, workflow, cookie, samples):
     from workflows.models import StepRun
 
     url = _hook_url(product, workflow)
-    socket_url = f"ws://127.0.0.1:{product.port}/ws/workflows/{workflow.public_id}/"
+    socket_url = f"{product.ws_url}/ws/workflows/{workflow.public_id}/"
     session = requests.Session()
     arrivals: dict[int, float] = {}
     runs = max(1, samples // 3) + 2

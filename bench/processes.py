@@ -3,11 +3,11 @@
 embedded: one `manage.py serve` process (daphne, a Celery worker and beat in one process,
 the in-process broker and channel layer), as `bin/start` runs it.
 
-distributed: daphne web processes, Celery worker processes and one beat, each its own
-process, over Redis (broker on db 12, channel layer on db 13: the tests use 14 and 15) and
-the scenario's database. Several web processes share one listening socket, which the
-benchmark binds and hands to each daphne (`--fd`): the kernel spreads connections over
-them, as gunicorn or uvicorn workers do.
+distributed: as the Procfile deploys it, each its own process, over Redis (broker on db
+12, channel layer on db 13: the tests use 14 and 15) and the scenario's database: gunicorn
+serving HTTP through WSGI (`web` worker processes under one master, on a socket the
+benchmark binds and hands over), daphne serving the websockets on a second port, Celery
+worker processes and one beat.
 
 `rss()` reads each process's resident memory (and its children's) from /proc.
 """
@@ -26,6 +26,14 @@ from .databases import ROOT
 BIN = Path(sys.executable).parent
 REDIS_BROKER = "redis://127.0.0.1:6379/12"
 REDIS_LAYER = "redis://127.0.0.1:6379/13"
+WSGI_APP = "automation.wsgi:application"
+ASGI_APP = "automation.asgi:application"
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def redis_available():
@@ -67,10 +75,15 @@ class Product:
         self._logs = []
         self._socket = None
         self.port = None
+        self.ws_port = None
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.ws_port}"
 
     # -- starting and stopping -------------------------------------------------------------
 
@@ -81,6 +94,7 @@ class Product:
         self.port = self._socket.getsockname()[1]
         if self.mode == "embedded":
             self._socket.close()  # serve binds its own port
+            self.ws_port = self.port
             command = [sys.executable, "manage.py", "serve", "--port", str(self.port)]
             self._spawn("serve", command)
         else:
@@ -88,9 +102,9 @@ class Product:
                 flush_redis()
             self._socket.listen(1024)
             fd = self._socket.fileno()
-            for index in range(self.web):
-                command = [str(BIN / "daphne"), "--fd", str(fd), "automation.asgi:application"]
-                self._spawn(f"web{index + 1}", command, pass_fds=(fd,))
+            self._spawn("web", self._web_command(fd), pass_fds=(fd,))
+            self.ws_port = _free_port()
+            self._spawn("ws", [str(BIN / "daphne"), "-p", str(self.ws_port), ASGI_APP])
             for index in range(self.workers):
                 self._spawn(f"worker{index + 1}", self._worker_command(index))
             if self.with_beat:
@@ -99,6 +113,22 @@ class Product:
         if self.mode == "distributed" and self.workers:
             self._wait_workers()
         return self
+
+    def _web_command(self, fd):
+        return [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"fd://{fd}",
+            "--workers",
+            str(self.web),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--log-level",
+            "warning",
+            WSGI_APP,
+        ]
 
     def _worker_command(self, index):
         return [
@@ -238,7 +268,11 @@ def _descendants(pid):
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds of a process (its own threads, not its children)."""
+    """User + system CPU seconds of a process and its live children (gunicorn's workers)."""
+    return sum(_cpu_seconds(p) for p in [pid, *_descendants(pid)])
+
+
+def _cpu_seconds(pid):
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

@@ -17,9 +17,11 @@ SPY = Path(sys.executable).parent / "py-spy"
 
 
 def record(pid, seconds, directory, name):
-    """Start sampling `pid` for `seconds`; returns a function that waits and summarises."""
+    """Start sampling `pid` and its children (gunicorn's workers) for `seconds`; returns a
+    function that waits and summarises."""
     raw = Path(directory) / f"{name}.collapsed"
     command = [str(SPY), "record", "--pid", str(pid), "--duration", str(int(seconds))]
+    command += ["--subprocesses"]
     command += ["--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"]
     process = subprocess.Popen(  # noqa: S603
         command,

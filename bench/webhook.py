@@ -1,7 +1,8 @@
 """webhook: the whole system under the n8n peer's load, side by side with n8n.
 
-Distributed mode on PostgreSQL and Redis: daphne web processes, a Celery worker process and
-beat, each its own process (bench.processes). The workflow is the n8n peer's
+Distributed mode on PostgreSQL and Redis, as the Procfile deploys it (bench.processes):
+gunicorn's WSGI workers serving HTTP, daphne serving websockets (idle here, but counted), a
+Celery worker process and beat, each its own process. The workflow is the n8n peer's
 (../shared/peers/n8n/workflow.json) in ours (bench.definitions.order_webhook): webhook ->
 amount with tax (calculate) -> the order's fields and a summary string (transform) -> if
 amount > 1000 -> an email payload (transform), else a no-op; it answers on completion, so
@@ -39,7 +40,7 @@ from .processes import Product, cpu_seconds, redis_available
 SUMMARY = "executions/s and latency of the n8n-equivalent webhook, distributed (PostgreSQL, Redis)"
 DATABASES = ("postgresql",)
 BROKER = "redis"
-IN_PROCESS = False  # with --profile, py-spy samples the first web process at c=16
+IN_PROCESS = False  # with --profile, py-spy samples the web processes at c=16
 TIMEOUT = (420, 150)
 
 MIB = 1024 * 1024
@@ -98,7 +99,10 @@ def run(bench):
             failures = _errors_in_logs(product)
         _check_database(bench, workflow, sent)
         _request_anatomy(bench, token)
-    bench.note(f"{web_processes()} daphne web process(es), 1 Celery worker (4 threads), beat")
+    bench.note(
+        f"gunicorn with {web_processes()} WSGI worker(s) of 8 threads, daphne for websockets, "
+        "1 Celery worker (4 threads), beat"
+    )
     bench.note(N8N)
     if failures:
         bench.note(f"errors in the product's logs: {failures}")
@@ -126,7 +130,7 @@ def _measure(bench, client, product, url, requests, concurrency, rounds, offset)
             latencies, errors, wall = _load(client, url, count, concurrency, offset)
         offset += count
         if profiling is not None:
-            bench.note(f"py-spy profile of web1 at c={concurrency}: {profiling()}")
+            bench.note(f"py-spy profile of the web processes at c={concurrency}: {profiling()}")
         if errors:
             raise AssertionError(f"{len(errors)} requests failed, e.g. {errors[:3]}")
         cpu = sum(cpu_seconds(pid) for pid in product.pids().values()) - cpu_before
@@ -160,7 +164,7 @@ def _profile_web(bench, product, concurrency):
         return None
     from .profiles import record
 
-    return record(product.pids()["web1"], 15, bench.profile_dir, "webhook-web1-c16")
+    return record(product.pids()["web"], 15, bench.profile_dir, "webhook-web-c16")
 
 
 def _load(client, url, count, concurrency, start_index):

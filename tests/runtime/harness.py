@@ -50,6 +50,8 @@ class Product:
     def __init__(self, mode, env, log_dir):
         self.mode = mode
         self.port = free_port()
+        # Distributed as the Procfile deploys it: gunicorn (HTTP) and daphne (websockets).
+        self.ws_port = free_port() if mode == "distributed" else self.port
         self.env = {**env, **FAST_RUNTIME}
         if mode == "distributed":
             self.env.update(CELERY_BROKER_URL=REDIS_BROKER, REDIS_URL=REDIS_LAYER)
@@ -67,11 +69,21 @@ class Product:
             }
         return {
             "web": [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "automation.wsgi:application",
+            ],
+            "ws": [
                 str(BIN / "daphne"),
                 "-b",
                 "127.0.0.1",
                 "-p",
-                str(self.port),
+                str(self.ws_port),
                 "automation.asgi:application",
             ],
             "worker": [
@@ -111,6 +123,8 @@ class Product:
             )
         if "web" in (names or commands):
             self.wait_http()
+        if "ws" in (names or commands):
+            self.wait_port(self.ws_port)
         if self.mode == "distributed" and "worker" in (names or commands):
             time.sleep(2)  # the worker connects to the broker
         return self
@@ -124,6 +138,16 @@ class Product:
             except requests.RequestException:
                 time.sleep(0.1)
         raise RuntimeError(f"the {self.mode} product did not start:\n{self.logs()}")
+
+    def wait_port(self, port, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"nothing listens on {port}:\n{self.logs()}")
 
     def kill(self, name):
         process, log = self.processes.pop(name)

@@ -121,7 +121,7 @@ def frames_until_finished(url, cookie, origin, timeout=60):
 def test_a_websocket_client_receives_every_step_in_order(product, make_workflow, staff_cookie):
     workflow = make_workflow(people_loop(0.05))
     execution = start_execution(workflow, trigger_data={"people": people(6)})
-    url = f"ws://127.0.0.1:{product.port}/ws/executions/{execution.public_id}/"
+    url = f"ws://127.0.0.1:{product.ws_port}/ws/executions/{execution.public_id}/"
     frames = frames_until_finished(url, staff_cookie, product.url)
 
     received = [f["step"]["id"] for f in frames if f["event"] == "step"]
@@ -138,7 +138,7 @@ def test_a_websocket_client_receives_every_step_in_order(product, make_workflow,
 
 def test_the_live_log_refuses_anonymous_and_non_staff_users(product, make_workflow, db):
     workflow = make_workflow(definition([], []))
-    url = f"ws://127.0.0.1:{product.port}/ws/workflows/{workflow.public_id}/"
+    url = f"ws://127.0.0.1:{product.ws_port}/ws/workflows/{workflow.public_id}/"
     outsider = User.objects.create_user("outsider", password="x")
     client = Client()
     client.force_login(outsider)
