@@ -76,13 +76,15 @@ def start_execution(
         )
     if (inline or run_here) and execution.status == Execution.Status.PENDING:
         claim_on_creation(execution)
-    try:
-        with transaction.atomic():
-            execution.save()
-    except IntegrityError:
-        if trigger_key:
+    if not trigger_key:
+        execution.save()
+    else:
+        try:
+            # A savepoint, so that the caller's transaction survives a duplicate key.
+            with transaction.atomic():
+                execution.save()
+        except IntegrityError:
             return Execution.objects.get(workflow=workflow, trigger_key=trigger_key)
-        raise
     if execution.status == Execution.Status.FAILED:
         return execution  # refused at creation (loop protection)
     if inline:
