@@ -94,7 +94,8 @@ class QueryRecords(ActionType):
         if uses_many_relation(record_type, spec):
             qs = qs.distinct()
         qs = qs.order_by(*order) if order else qs.order_by("pk")
-        return [record_type.to_json(obj) for obj in qs[:limit]]
+        # In chunks: a 100,000-record result never holds all its model instances at once.
+        return [record_type.to_json(obj) for obj in qs[:limit].iterator(chunk_size=2000)]
 
     simulate = run  # reading changes nothing, so test mode reads for real
 

@@ -13,6 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from actions.registry import ActionContext, ActionError, registry
+from tests.support.definitions import echo
 from workflows.arithmetic import MAX_ITEMS, CalculationError, parse, to_json_result
 from workflows.validation.action_nodes import ConfigValidator
 
@@ -480,15 +481,16 @@ def test_a_run_computes_and_binds_the_results(run_workflow):
         "expressions": {"tax": "round(amount * 0.19, 2)", "late": "days > 30"},
         "inputs": {"amount": "{{ invoice.amount }}", "days": "{{ invoice.days_overdue }}"},
     }
-    execution = run_workflow(
-        one_step(config, outputs=["totals"]),
-        {"invoice": {"amount": "1250.00", "days_overdue": 12}},
-    )
+    workflow = one_step(config, outputs=["totals"])
+    workflow["nodes"].append(echo("seen", "{{ totals }}", ["tax", "late"]))
+    workflow["edges"].append({"from": "calc", "to": "seen"})
+    execution = run_workflow(workflow, {"invoice": {"amount": "1250.00", "days_overdue": 12}})
     assert execution.status == "completed"
-    step = execution.steps.get()
+    step = execution.steps.get(node_id="calc")
     assert step.input["inputs"] == {"amount": "1250.00", "days": 12}  # the values used
     assert step.output == {"tax": "237.50", "late": False}
-    assert execution.variables.get(name="totals").value == {"tax": "237.50", "late": False}
+    # bound under its output name, for the steps after it
+    assert execution.steps.get(node_id="seen").output == {"seen": {"tax": "237.50", "late": False}}
 
 
 @pytest.mark.django_db

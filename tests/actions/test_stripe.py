@@ -20,6 +20,7 @@ from actions.models import Connection
 from actions.registry import ActionContext, ActionError, registry
 from actions.stripe_charge import minor_units
 from crm.models import Customer
+from tests.support.definitions import echo
 from workflows.validation.action_nodes import ConfigValidator
 
 pytestmark = pytest.mark.django_db
@@ -365,23 +366,29 @@ def test_retries_follow_the_answer_with_the_same_idempotency_key(
 
 def test_a_run_binds_the_payment_intent(httpserver, stripe_connection, acme, run_workflow):
     httpserver.expect_request(INTENTS).respond_with_json(intent(status="processing"))
+    workflow = one_step(
+        {
+            "connection": "stripe",
+            "customer": "{{ invoice.customer.id }}",
+            "amount": "{{ invoice.amount }}",
+            "currency": "{{ invoice.currency }}",
+        },
+        outputs=["payment_intent_id", "status", "amount"],
+    )
+    # What the steps after it see under those names.
+    seen = {"payment_intent_id": "{{ payment_intent_id }}", "status": "{{ status }}"}
+    workflow["nodes"].append(echo("seen", {**seen, "amount": "{{ amount }}"}, [*seen, "amount"]))
+    workflow["edges"].append({"from": "charge", "to": "seen"})
     execution = run_workflow(
-        one_step(
-            {
-                "connection": "stripe",
-                "customer": "{{ invoice.customer.id }}",
-                "amount": "{{ invoice.amount }}",
-                "currency": "{{ invoice.currency }}",
-            },
-            outputs=["payment_intent_id", "status", "amount"],
-        ),
+        workflow,
         {"invoice": {"customer": {"id": acme.pk}, "amount": "1250.00", "currency": "USD"}},
     )
     assert execution.status == "completed"
-    variables = dict(execution.variables.values_list("name", "value"))
-    assert variables["payment_intent_id"] == "pi_3Test"
-    assert variables["status"] == "processing"
-    assert variables["amount"] == "1250.00"
+    assert execution.steps.get(node_id="seen").output["seen"] == {
+        "payment_intent_id": "pi_3Test",
+        "status": "processing",
+        "amount": "1250.00",
+    }
 
 
 # -- test mode --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 
 from actions.registry import ActionContext, ActionError, registry
 from actions.transform import MAX_ITEMS
+from tests.support.definitions import echo
 from workflows.validation.action_nodes import ConfigValidator
 from workflows.variables import render
 
@@ -290,9 +291,12 @@ def test_a_run_transforms_the_trigger_data_and_binds_it(run_workflow):
             {"op": "join", "from": "rows", "field": "n", "as": "numbers"},
         ]
     }
-    execution = run_workflow(one_step(config, outputs=["shaped"]), {"invoices": INVOICES})
+    workflow = one_step(config, outputs=["shaped"])
+    workflow["nodes"].append(echo("seen", "{{ shaped }}", ["rows", "numbers"]))
+    workflow["edges"].append({"from": "tf", "to": "seen"})
+    execution = run_workflow(workflow, {"invoices": INVOICES})
     assert execution.status == "completed"
-    shaped = execution.variables.get(name="shaped").value
+    shaped = execution.steps.get(node_id="seen").output["seen"]  # bound for later steps
     assert shaped == {"rows": [{"n": "INV-7"}, {"n": "INV-8"}], "numbers": "INV-7, INV-8"}
 
 

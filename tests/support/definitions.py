@@ -11,6 +11,18 @@ def probe(node_id, **config):
     return node
 
 
+def echo(node_id, value, fields):
+    """A transform step whose output shows `fields` of `value` as the run saw it there (a
+    finished run keeps no variables: a later step's record is where a binding shows)."""
+    operation = {"op": "pick", "value": value, "fields": fields, "as": node_id}
+    return {
+        "id": node_id,
+        "type": "action",
+        "action": "transform",
+        "config": {"operations": [operation]},
+    }
+
+
 def edge(source, target, condition=None):
     data = {"from": source, "to": target}
     if condition is not None:

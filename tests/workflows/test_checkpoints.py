@@ -141,3 +141,14 @@ def test_a_failed_run_keeps_its_variables_for_a_retry(run_workflow, probe_action
     )
     assert execution.status == "failed"
     assert set(execution.variables.values_list("name", flat=True)) == {"nodes.a", "first"}
+
+
+def test_json_data_is_kept_as_it_is_and_anything_else_converted():
+    from decimal import Decimal
+
+    from workflows.engine.runner import to_json_data
+
+    plain = {"rows": [{"n": 1, "ok": True, "x": None, "f": 1.5}], "s": "a"}
+    assert to_json_data(plain) is plain  # a large query result is not copied
+    converted = to_json_data({"amount": Decimal("1.50"), "pair": (1, 2), 3: "key"})
+    assert converted == {"amount": "1.50", "pair": [1, 2], "3": "key"}

@@ -62,10 +62,32 @@ def compiled_graph(version_id, checksum):
 
 def to_json_data(value):
     """What the database will give back: the run sees the same data before and after a
-    resume (Decimal becomes a string, datetimes ISO 8601, tuples lists)."""
-    if value is None or isinstance(value, str | int | float | bool):
+    resume (Decimal becomes a string, datetimes ISO 8601, tuples lists). Data that is JSON
+    already is returned as it is, not copied (a 100,000-record query result is large)."""
+    if is_plain_json(value):
         return value
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def is_plain_json(value):
+    """Only dicts with string keys, lists and JSON scalars, all the way down."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _SCALARS):
+            continue
+        if type(item) is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        else:
+            return False
+    return True
 
 
 def worker_id():
