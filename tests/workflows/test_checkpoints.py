@@ -152,3 +152,13 @@ def test_json_data_is_kept_as_it_is_and_anything_else_converted():
     assert to_json_data(plain) is plain  # a large query result is not copied
     converted = to_json_data({"amount": Decimal("1.50"), "pair": (1, 2), 3: "key"})
     assert converted == {"amount": "1.50", "pair": [1, 2], "3": "key"}
+
+
+def test_large_variables_are_written_one_per_insert():
+    from workflows.engine.runner import LARGE_VALUE_ITEMS, _write_groups
+
+    big = list(range(LARGE_VALUE_ITEMS))
+    variables = {"a": 1, "b": {"x": 1}, "records": big, "nodes.q": big}
+    groups = _write_groups(["a", "records", "b", "nodes.q"], variables)
+    assert groups == [["a", "b"], ["records"], ["nodes.q"]]
+    assert _write_groups(["records"], variables) == [["records"]]

@@ -509,11 +509,11 @@ class Runner:
         if execution.status in (Execution.Status.COMPLETED, Execution.Status.CANCELLED):
             # Variables serve a resume or a retry; a finished run has neither to come.
             self._dirty, self._removed = set(), set()
-        if self._dirty:
+        for names in _write_groups(self._dirty, self.variables):
             ExecutionVariable.objects.bulk_create(
                 [
                     ExecutionVariable(execution=execution, name=name, value=self.variables[name])
-                    for name in self._dirty
+                    for name in names
                 ],
                 update_conflicts=True,
                 unique_fields=["execution", "name"],
@@ -661,6 +661,21 @@ class Runner:
             self.execution.fail(error_info("stopped", reason or "stopped", node["id"]))
         else:
             self.execution.complete()
+
+
+LARGE_VALUE_ITEMS = 1000
+
+
+def _write_groups(names, variables):
+    """The small variables in one INSERT; each large one (a query result, a loop's items)
+    in its own, so that only one of their JSON texts is in memory at a time."""
+    small, large = [], []
+    for name in names:
+        value = variables[name]
+        is_large = isinstance(value, list | dict) and len(value) >= LARGE_VALUE_ITEMS
+        (large if is_large else small).append(name)
+    groups = [[name] for name in large]
+    return [small, *groups] if small else groups
 
 
 def _announce_steps(execution, steps):
