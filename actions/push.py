@@ -18,11 +18,7 @@ import logging
 from urllib.parse import urlsplit
 
 import requests
-from cryptography.hazmat.primitives import serialization
 from django.utils import timezone
-from py_vapid import Vapid
-from py_vapid.utils import b64urlencode
-from pywebpush import WebPushException, webpush
 
 from . import http_client
 from .connections import get_connection, mark_used, require_secret, scrub
@@ -50,6 +46,10 @@ def _vapid(connection):
             kind="invalid_config",
         )
     private_key = require_secret(connection, "private_key")
+    # py_vapid and pywebpush are imported where they are used, not at module level: they pull
+    # in aiohttp and cost ~6 MiB per process, and every process loads this module (registry).
+    from py_vapid import Vapid
+
     try:
         if "-----BEGIN" in private_key:
             vapid = Vapid.from_pem(private_key.encode())
@@ -72,6 +72,9 @@ def _vapid(connection):
 
 
 def _public_key(vapid):
+    from cryptography.hazmat.primitives import serialization
+    from py_vapid.utils import b64urlencode
+
     raw = vapid.public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
@@ -139,6 +142,8 @@ def _kind_for_status(status):
 
 def _deliver(subscription, payload, vapid, subject, headers, ttl, timeout, session):
     """None when delivered, "gone" when the service dropped it, else a failure dict."""
+    from pywebpush import WebPushException, webpush  # lazily, see _vapid
+
     try:
         webpush(
             subscription_info={

@@ -18,8 +18,6 @@ not_in_channel, invalid_blocks...) is the caller's to fix and is not.
 """
 
 from django.conf import settings
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from . import http_client
 from .connections import get_connection, mark_used, require_secret, scrub, secret_values
@@ -130,6 +128,11 @@ class _Target:
 
 
 def _post_api(target, message, timeout):
+    # slack_sdk is imported only here, where the Web API is called: every process loads this
+    # module through the action registry, and most never post to Slack (memory per process).
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
     client = WebClient(token=target.token, base_url=api_base(), timeout=timeout, retry_handlers=[])
     try:
         response = client.chat_postMessage(channel=target.channel, **message)

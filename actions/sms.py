@@ -16,9 +16,6 @@ import re
 
 import requests
 from django.conf import settings
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 
 from .connections import get_connection, mark_used, require_secret, scrub
 from .registry import ActionError, ActionType
@@ -122,6 +119,8 @@ def message_params(config, connection):
 
 def _failure(exc, connection):
     """An SDK or network exception as an ActionError whose kind the retry policy reads."""
+    from twilio.base.exceptions import TwilioRestException  # lazily, see SendSms.run
+
     if isinstance(exc, TwilioRestException):
         status = exc.status
         detail = f"Twilio answered {status}" + (f" (error {exc.code})" if exc.code else "")
@@ -234,6 +233,12 @@ class SendSms(ActionType):
         params = message_params(config, connection)
         account_sid, username, password = _credentials(connection)
         timeout = context.extra.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS
+        # The twilio SDK is imported here, not at module level: it is large, and every
+        # process (web, websocket, Celery) loads this module but few ever send an SMS.
+        from twilio.base.exceptions import TwilioException
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
         client = Client(
             username,
             password,

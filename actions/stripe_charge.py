@@ -26,7 +26,6 @@ except in the Authorization header to the configured Stripe base.
 from decimal import Decimal
 from typing import ClassVar
 
-import stripe
 from django.conf import settings
 
 from crm.models import Customer
@@ -48,6 +47,15 @@ THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 WHOLE_UNITS_IN_CENTS = frozenset({"isk"})
 # Stripe's maximum amount is 8 digits of minor units for most currencies.
 MAX_MINOR_UNITS = 99_999_999_999
+
+
+def _stripe():
+    """The Stripe SDK, imported on first use rather than at module level: it adds several MiB
+    to every web, websocket and Celery process (all load this module through the registry),
+    and only a running charge needs it."""
+    import stripe
+
+    return stripe
 
 
 def api_base():
@@ -131,6 +139,7 @@ def build_params(config, context, customer):
 
 def _failure(exc, secrets):
     """A Stripe SDK error as an ActionError the retry policy understands (secrets scrubbed)."""
+    stripe = _stripe()
     raw = getattr(exc, "user_message", None) or getattr(exc, "_message", None) or str(exc)
     message = scrub(raw, secrets)
     details = {
@@ -240,6 +249,7 @@ class StripeCharge(ActionType):
         connection = get_connection(config.get("connection"), "stripe")
         api_key = require_secret(connection, "api_key")
         secrets = [api_key, customer.stripe_payment_method_id]
+        stripe = _stripe()
         client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base()},
