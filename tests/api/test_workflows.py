@@ -1,6 +1,8 @@
 """Workflows over the API: the seed's list and create, one workflow, edits, transitions,
 delete (archive) and validation."""
 
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -98,7 +100,7 @@ def viewer(user_with, client_for):
     return client_for(user_with("workflows.view_workflow"))
 
 
-def test_list_costs_the_same_queries_for_many_workflows(
+def test_list_costs_the_same_queries_for_many_workflows_and_runs(
     viewer, make_workflow, probe_definition, django_assert_num_queries
 ):
     def listing():
@@ -109,26 +111,104 @@ def test_list_costs_the_same_queries_for_many_workflows(
     for index in range(3):
         record_runs(make_workflow(probe_definition(name=f"wf {index}")), "completed", "failed")
     listing()  # warm: content types and the like are cached after the first request
-    # token and user, the user's permissions (direct, through groups), the count, the page
-    with django_assert_num_queries(5):
+    # token and user, the user's permissions (direct, through groups), the count, the page,
+    # the run statistics of the page's workflows
+    with django_assert_num_queries(6):
         assert listing() == 3
     for index in range(30):
         record_runs(make_workflow(probe_definition(name=f"more {index}")), "completed")
-    with django_assert_num_queries(5):
+    record_runs(Workflow.objects.get(name="wf 0"), *["completed", "failed"] * 20)
+    with django_assert_num_queries(6):
         assert listing() == 33
 
 
-def test_the_page_query_aggregates_runs_in_one_statement(
+def test_run_statistics_are_counted_after_the_page_is_cut(
     viewer, make_workflow, probe_definition, django_assert_num_queries
 ):
     for index in range(5):
         record_runs(make_workflow(probe_definition(name=f"wf {index}")), "completed")
+    on_page = list(Workflow.objects.order_by("name", "pk").values_list("pk", flat=True)[2:4])
+    viewer.get("/api/workflows?page_size=2&page=2")
+    with django_assert_num_queries(6) as captured:
+        body = viewer.get("/api/workflows?page_size=2&page=2").json()
+
+    assert [item["name"] for item in body["workflows"]] == ["wf 2", "wf 3"]
+    page_query, stats_query = (query["sql"] for query in captured.captured_queries[-2:])
+    # The page is read without touching the runs ...
+    assert "workflows_execution" not in page_query
+    assert "GROUP BY" not in page_query.upper()
+    # ... and the runs are aggregated for the page's workflows only, in one statement.
+    assert "GROUP BY" in stats_query.upper()
+    listed = re.search(r'"workflow_id" IN \(([^)]*)\)', stats_query).group(1)
+    assert sorted(int(pk) for pk in listed.split(",")) == sorted(on_page)
+
+
+def test_an_empty_page_reads_no_runs(viewer, workflow, django_assert_num_queries):
+    record_runs(workflow, "completed")
     viewer.get("/api/workflows")
-    with django_assert_num_queries(5) as captured:
-        viewer.get("/api/workflows")
-    page_query = captured.captured_queries[-1]["sql"]
-    assert "COUNT" in page_query.upper()
-    assert "GROUP BY" in page_query.upper()
+    with django_assert_num_queries(4) as captured:  # token, permissions (2), the count
+        body = viewer.get("/api/workflows?page=2").json()
+    assert body == {"workflows": [], "total": 1, "page": 2}
+    assert not any("workflows_execution" in query["sql"] for query in captured)
+
+
+def test_each_workflow_on_a_page_has_its_own_statistics(api, make_workflow, probe_definition):
+    first = make_workflow(probe_definition(name="a first"))
+    second = make_workflow(probe_definition(name="b second"))
+    third = make_workflow(probe_definition(name="c third"))
+    record_runs(first, "completed", "completed", "failed")
+    record_runs(second, "failed", "cancelled", "running")
+    record_runs(second, "completed", mode=Execution.Mode.TEST)
+    record_runs(third, "completed", mode=Execution.Mode.TEST)
+
+    def item(page):
+        return api.get(f"/api/workflows?page_size=1&page={page}").json()["workflows"][0]
+
+    def last(workflow):
+        run = workflow.executions.filter(mode="live").order_by("-created_at").first()
+        return run.created_at.isoformat().replace("+00:00", "Z")
+
+    assert (item(1)["name"], item(1)["run_count"], item(1)["success_rate"]) == (
+        "a first",
+        3,
+        66.7,
+    )
+    assert item(1)["last_run"] == last(first)
+    assert (item(2)["run_count"], item(2)["success_rate"], item(2)["last_run"]) == (
+        3,
+        0.0,
+        last(second),
+    )
+    assert (item(3)["run_count"], item(3)["success_rate"], item(3)["last_run"]) == (0, None, None)
+
+
+def test_page_statistics_equal_the_annotated_ones(make_workflow, probe_definition):
+    """attach_run_stats (the API's pages) and with_run_stats (the admin's sortable list)
+    give the same figures, to the last bit of the float."""
+    mixes = [
+        [],
+        ["running"],
+        ["completed"] * 2 + ["failed"],
+        ["completed"] * 197 + ["failed"] * 3,
+        ["cancelled", "failed", "completed", "pending", "waiting", "completed", "completed"],
+    ]
+    for index, statuses in enumerate(mixes):
+        made = make_workflow(probe_definition(name=f"mix {index}"))
+        record_runs(made, *statuses)
+        record_runs(made, "failed", mode=Execution.Mode.TEST)
+    fields = ("run_count", "last_run", "completed_runs", "finished_runs", "success_percent")
+
+    annotated = {
+        row.pk: tuple(getattr(row, field) for field in fields)
+        for row in Workflow.objects.with_run_stats()
+    }
+    attached = {
+        row.pk: tuple(getattr(row, field) for field in fields)
+        for row in Workflow.objects.attach_run_stats(Workflow.objects.all())
+    }
+
+    assert attached == annotated
+    assert sorted(figures[0] for figures in attached.values()) == [0, 1, 3, 7, 200]
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,9 @@ class EnvelopePagination(BasePagination):
         start = (self.page - 1) * size
         if start >= self.total:
             return []  # past the end; also keeps absurd page numbers away from SQL
-        return list(queryset[start : start + size])
+        if isinstance(queryset, list) or start == 0:
+            return list(queryset[start : start + size])
+        return list(deferred_page(queryset, start, size))
 
     def get_paginated_response(self, data):
         return Response({self.key: data, "total": self.total, "page": self.page})
@@ -73,6 +75,17 @@ class EnvelopePagination(BasePagination):
                 },
             },
         ]
+
+
+def deferred_page(queryset, start, size):
+    """The rows `start` to `start + size` of `queryset`, in its order, in one query.
+
+    A "deferred join": the subquery pages over primary keys alone, which the index of the
+    ordering answers by itself, and only the page's rows are then read in full. With a
+    plain OFFSET, PostgreSQL reads every skipped row from the table (half a million for a
+    middle page of a million runs) to throw it away.
+    """
+    return queryset.filter(pk__in=queryset.values("pk")[start : start + size])
 
 
 def envelope(key):

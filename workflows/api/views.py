@@ -32,7 +32,7 @@ from .openapi import (
 from .pagination import envelope
 from .parsers import StorableJSONParser
 from .permissions import ModelPermissions
-from .run_stats import with_run_stats
+from .run_stats import attach_run_stats
 from .trials import unsaved_definition
 
 EXECUTE = "workflows.execute_workflow"
@@ -40,6 +40,17 @@ VIEW_WORKFLOW = "workflows.view_workflow"
 ADD_WORKFLOW = "workflows.add_workflow"
 CHANGE_WORKFLOW = "workflows.change_workflow"
 VIEW_EXECUTION = "workflows.view_execution"
+# The columns a list of runs shows (ExecutionItem); their JSON (trigger data, state, error)
+# stays in the database.
+ITEM_FIELDS = (
+    "public_id",
+    "status",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "steps_total",
+    "steps_completed",
+)
 # Any id but one holding a NUL, which PostgreSQL cannot even compare (a 500, not a 404).
 LOOKUP = r"[^/\x00]+"
 
@@ -68,7 +79,8 @@ def accepted(execution):
 
 def workflow_answer(workflow, code=status.HTTP_200_OK):
     """The workflow read again, with its run statistics."""
-    fresh = with_run_stats(Workflow.objects.select_related("current_version")).get(pk=workflow.pk)
+    fresh = Workflow.objects.select_related("current_version").get(pk=workflow.pk)
+    attach_run_stats([fresh])
     return Response(s.WorkflowDetail(fresh).data, status=code)
 
 
@@ -150,9 +162,8 @@ class WorkflowViewSet(APIDefaults, viewsets.GenericViewSet):
     }
 
     def get_queryset(self):
+        # Run statistics are attached after the page is cut (see run_stats).
         workflows = Workflow.objects.all()
-        if self.action in ("list", "retrieve"):
-            workflows = with_run_stats(workflows)
         if self.action != "list":
             workflows = workflows.select_related("current_version")
         return workflows.order_by("name", "pk")
@@ -168,7 +179,7 @@ class WorkflowViewSet(APIDefaults, viewsets.GenericViewSet):
             workflows = workflows.filter(trigger_type=filters["trigger_type"])
         if "search" in filters:
             workflows = workflows.filter(name__icontains=filters["search"])
-        page = self.paginate_queryset(workflows)
+        page = attach_run_stats(self.paginate_queryset(workflows))
         return self.get_paginated_response(s.WorkflowItem(page, many=True).data)
 
     def create(self, request):
@@ -195,14 +206,18 @@ class WorkflowViewSet(APIDefaults, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], pagination_class=envelope("executions"))
     def executions(self, request, id=None):
         workflow = self.get_object()
-        runs = _filter_executions(workflow.executions.all(), request, s.ExecutionFilters)
+        # The related manager reads each run's workflow_id: it is loaded with the rest.
+        runs = workflow.executions.only(*ITEM_FIELDS, "workflow")
+        runs = _filter_executions(runs, request, s.ExecutionFilters)
         page = self.paginate_queryset(runs.order_by("-created_at", "-pk"))
         return self.get_paginated_response(s.ExecutionItem(page, many=True).data)
 
     # -- one workflow ------------------------------------------------------------------------
 
     def retrieve(self, request, id=None):
-        return Response(s.WorkflowDetail(self.get_object()).data)
+        workflow = self.get_object()
+        attach_run_stats([workflow])
+        return Response(s.WorkflowDetail(workflow).data)
 
     def update(self, request, id=None):
         workflow = editing.update_workflow(self.get_object(), request.data, user=request.user)
@@ -387,9 +402,15 @@ class ExecutionViewSet(APIDefaults, viewsets.GenericViewSet):
     }
 
     def get_queryset(self):
-        return Execution.objects.select_related("workflow", "version").order_by(
-            "-created_at", "-pk"
-        )
+        runs = Execution.objects.order_by("-created_at", "-pk")
+        if self.action == "list":
+            # What ExecutionListItem shows, not the JSON of trigger data, state and error.
+            # The workflow comes through select_related, not an annotation: count() and the
+            # page's subquery of ids drop a select_related, but keep an annotation's join.
+            return runs.select_related("workflow").only(
+                *ITEM_FIELDS, "workflow", "workflow__public_id"
+            )
+        return runs.select_related("workflow", "version")
 
     def list(self, request):
         runs = _filter_executions(self.get_queryset(), request, s.AllExecutionFilters)

@@ -72,13 +72,17 @@ class Execution(ProtectedStateMixin, models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # A workflow's history, newest first.
-            models.Index(fields=["workflow", "-created_at"], name="exec_workflow_time"),
+            # Lists of runs are ordered newest first, ties broken by id (-created_at, -id):
+            # every history, a workflow's and one status's, is a range of one of these three
+            # indexes read in order, so a page (and the rows an offset skips) costs an index
+            # scan, never a sort of every matching run.
+            models.Index(fields=["-created_at", "-id"], name="exec_recent"),
+            models.Index(fields=["workflow", "-created_at", "-id"], name="exec_workflow_recent"),
+            models.Index(fields=["status", "-created_at", "-id"], name="exec_status_recent"),
             # The resume task's question: waiting executions by resume time.
             models.Index(
                 fields=["resume_at"], name="exec_waiting_resume", condition=Q(status="waiting")
             ),
-            models.Index(fields=["status", "-created_at"], name="exec_status_time"),
             # The recovery sweep's question: running executions whose lease expired.
             models.Index(
                 fields=["lease_expires_at"],
