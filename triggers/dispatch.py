@@ -9,6 +9,8 @@ Exactly once: the event row is locked while it is dispatched and marked in the s
 transaction as the executions it starts, and each execution's `trigger_key` is the event
 id, which the database keeps unique per workflow. Dispatching twice, or concurrently,
 starts nothing new. Events left undispatched by a crash are found by `dispatch_pending`.
+The outbox sends events in batches (`dispatch_events`): each event is still dispatched in
+its own transaction, and one that fails does not hold up the others.
 
 Loop protection, the rate half (the depth half is in `workflows.services.start_execution`):
 a workflow that already fired WORKFLOW_RECORD_FIRE_LIMIT times on the same record within
@@ -18,6 +20,7 @@ firing again.
 
 import datetime
 import logging
+import time
 
 from django.conf import settings
 from django.db import transaction
@@ -66,6 +69,22 @@ def dispatch_event(event_id):
         event.dispatched_at = timezone.now()
         event.save(update_fields=["dispatched_at"])
     return started
+
+
+def dispatch_events(event_ids, *, deadline=None):
+    """Dispatch several events, in order, each in its own transaction (one that fails is
+    logged and left to the sweep; the others go on). With a `deadline` (a
+    `time.monotonic()` value) it stops once that has passed and returns the ids it did not
+    get to, so that the caller can hand them to other workers; otherwise returns []."""
+    event_ids = list(event_ids)
+    for index, event_id in enumerate(event_ids):
+        if deadline is not None and index and time.monotonic() >= deadline:
+            return event_ids[index:]
+        try:
+            dispatch_event(event_id)
+        except Exception:
+            logger.exception("dispatching event %s failed; the sweep will try again", event_id)
+    return []
 
 
 def trigger_matches(workflow, payload):

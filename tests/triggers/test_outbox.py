@@ -12,7 +12,7 @@ from django.db import transaction
 from crm.models import Customer, Invoice, Lead, Payment, Ticket
 from triggers import outbox
 from triggers.catalog import UnknownEvent
-from triggers.models import Event
+from triggers.models import Event, new_event_id
 from workflows.records import registry
 
 MORNING = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -401,3 +401,31 @@ def test_a_model_registered_after_startup_emits_too(db):
     assert event.payload["group"]["name"] == "Collections"
     Group.objects.create(name="Not watched any more")
     assert not Event.objects.filter(name="group.created").exclude(pk=event.pk).exists()
+
+
+def test_the_event_row_holds_exactly_what_the_returned_event_says(invoice):
+    """The outbox inserts its rows itself (not through Model.save()): what is read back is
+    what was written, on either database."""
+    written = outbox.emit("invoice.sent", invoice, {"status": {"old": "draft", "new": "sent"}})
+    stored = Event.objects.get(pk=written.pk)
+
+    for field in Event._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(written, field.attname), field.name
+    assert not written._state.adding
+    assert stored.payload["event_id"] == stored.public_id
+    assert stored.payload["invoice"]["number"] == "INV-0042"
+    assert Event.objects.filter(payload__invoice__number="INV-0042", name="invoice.sent").exists()
+
+
+def test_event_ids_are_public_ids_and_unique():
+    ids = {new_event_id() for _ in range(5000)}
+
+    assert len(ids) == 5000
+    for event_id in ids:
+        prefix, _, rest = event_id.partition("_")
+        assert prefix == "evt"
+        assert len(rest) == 16
+        assert rest.isascii()
+        assert rest.isalnum()
+    letters = {letter for event_id in ids for letter in event_id[4:]}
+    assert len(letters) == 62  # every letter and digit is used
