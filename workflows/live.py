@@ -6,21 +6,20 @@ client never sees a step that a rollback erased.
 
 Channels' in-memory layer (embedded mode) is bound to the server's event loop and is not
 thread-safe: from a worker thread the message is scheduled onto that loop (`serve` hands it
-over with `use_event_loop`). Other layers (Redis) are fed by one publisher thread per
-process: a step never waits for the network, and messages that pile up while it sends go
-out as one `live.batch` per group (a checkpoint of many steps costs two sends, not two
-per step). Order is kept: one thread sends everything, in the order it was given.
+over with `use_event_loop`). Other layers (Redis) are fed through a doorbell
+(`automation.doorbell`): a step never waits for the network, its one thread sends in the
+order given, and messages that piled up meanwhile go as one `live.batch` per group (a
+checkpoint of many steps costs two sends, not two per step).
 """
 
 import asyncio
-import atexit
 import logging
-import os
-import queue
 import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from automation.doorbell import Doorbell
 
 from .models import Execution, StepRun
 from .signals import execution_status_changed, step_recorded
@@ -76,50 +75,13 @@ def group_send(group, message):
         return
     try:
         if not isinstance(layer, InMemoryChannelLayer):
-            _publisher().put(layer, group, message)
+            publisher.ring((layer, group, message))
         elif _server_loop is not None and _server_loop.is_running():
             asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _server_loop)
         else:
             async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.exception("could not publish a live message to %s", group)
-
-
-class Publisher:
-    """A daemon thread with its own event loop that sends what it is given, in order."""
-
-    BATCH = 200
-
-    def __init__(self):
-        self.queue = queue.SimpleQueue()
-        self.loop = asyncio.new_event_loop()
-        self.idle = threading.Event()
-        self.idle.set()
-        self.thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
-        self.thread.start()
-
-    def put(self, layer, group, message):
-        self.idle.clear()
-        self.queue.put((layer, group, message))
-
-    def drain(self, timeout):
-        """Wait until everything given so far is sent (at exit, and in tests)."""
-        return self.idle.wait(timeout)
-
-    def _run(self):
-        while True:
-            items = [self.queue.get()]
-            while len(items) < self.BATCH:
-                try:
-                    items.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self.loop.run_until_complete(_send_batched(items))
-            except Exception:
-                logger.exception("could not publish %d live message(s)", len(items))
-            if self.queue.empty():
-                self.idle.set()
 
 
 async def _send_batched(items):
@@ -142,27 +104,21 @@ class BatchedMessages:
             await self.dispatch(one)
 
 
-_publishers = {}
-_publishers_lock = threading.Lock()
+def _send_live(items):
+    """On the publisher's thread: its own event loop, one send per group."""
+    loop = getattr(_thread, "loop", None)
+    if loop is None:
+        loop = _thread.loop = asyncio.new_event_loop()
+    loop.run_until_complete(_send_batched(items))
 
 
-def _publisher():
-    """This process's publisher (a forked child starts its own: threads do not survive)."""
-    pid = os.getpid()
-    publisher = _publishers.get(pid)
-    if publisher is None:
-        with _publishers_lock:
-            publisher = _publishers.get(pid)
-            if publisher is None:
-                publisher = _publishers[pid] = Publisher()
-                atexit.register(publisher.drain, 2.0)
-    return publisher
+_thread = threading.local()
+publisher = Doorbell(_send_live, name="live", batch_size=200)
 
 
 def drain(timeout=5.0):
     """Block until this process's live messages are sent; True when they are."""
-    publisher = _publishers.get(os.getpid())
-    return publisher is None or publisher.drain(timeout)
+    return publisher.flush(timeout)
 
 
 def _nobody_listens(layer, group):
