@@ -116,9 +116,9 @@ def test_query_and_instance_agree_after_the_clock_moves_forward(spread):
 
 
 def test_overdue_by_is_days_overdue_at_least(spread):
-    with time_machine.travel(MORNING, tick=False):
+    with time_machine.travel(MORNING, tick=False):  # both read "today" from the clock
         numbers = set(Invoice.objects.overdue_by(7).values_list("number", flat=True))
-    assert numbers == _by_query("gte", 7) == {"INV-0001", "INV-0002", "INV-0003"}
+        assert numbers == _by_query("gte", 7) == {"INV-0001", "INV-0002", "INV-0003"}
 
 
 def test_an_explicit_today_overrides_the_clock(spread):
