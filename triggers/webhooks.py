@@ -44,7 +44,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import parse_header_parameters
 
-from workflows.engine import run_execution
+from workflows.engine.runner import Runner
 from workflows.models import Execution, StepRun, Workflow
 from workflows.services import ExecutionRefused, start_execution
 from workflows.trigger_hooks import TriggerInstaller, register_installer
@@ -225,13 +225,13 @@ def receive(endpoint, *, method, body: bytes, headers, query) -> WebhookResult:
     on_completion = config.get("respond") == "on_completion"
     wait = _wait_seconds(config) if on_completion else None
     try:
-        execution = _start(endpoint, trigger_data, delivery_id, wait)
+        execution, runner = _start(endpoint, trigger_data, delivery_id, wait)
     except _AlreadyDelivered:
         return _duplicate(endpoint.deliveries.get(delivery_id=delivery_id))
     except ExecutionRefused as exc:
         return _error(409, str(exc))
     if on_completion:
-        return _outcome(execution, config)
+        return _outcome(execution, config, runner)
     return _accepted(execution)
 
 
@@ -263,7 +263,8 @@ class _AlreadyDelivered(Exception):
 
 
 def _start(endpoint, trigger_data, delivery_id, wait):
-    """Record the delivery and start the run in one transaction.
+    """Record the delivery and start the run in one transaction; returns the execution and
+    the Runner that advanced it here (None when it did not run here).
 
     With `wait` (on_completion) the run is created claimed by this thread and advanced here
     right after commit, up to the deadline, when it hands the rest to a worker; no worker is
@@ -271,11 +272,11 @@ def _start(endpoint, trigger_data, delivery_id, wait):
     out). Inside an outer transaction (not a request's) the run waits for its commit and the
     answer is 202.
     """
-    started = []
+    started, ran = [], []
 
     def run_here():
         if started:
-            _run_until(started[0], time.monotonic() + wait)
+            ran.append(_run_until(started[0], time.monotonic() + wait))
 
     with transaction.atomic():
         if wait is not None:
@@ -298,14 +299,19 @@ def _start(endpoint, trigger_data, delivery_id, wait):
             delivery.execution = execution
             delivery.save(update_fields=["execution"])
         started.append(execution)
-    return execution
+    return execution, (ran[0] if ran else None)
 
 
 def _run_until(execution, deadline):
+    """Advance the run here until it finishes, parks or passes `deadline`; the Runner, or
+    None if it crashed (the sweeper carries the run on once its lease expires)."""
     try:
-        run_execution(execution, deadline=deadline)
-    except Exception:  # the wake-up queued after this callback carries the run on
+        runner = Runner(execution)
+        runner.run(deadline=deadline)
+    except Exception:
         logger.exception("inline webhook run %s stopped", execution.public_id)
+        return None
+    return runner
 
 
 def _wait_seconds(config):
@@ -414,7 +420,7 @@ def _duplicate(delivery):
     )
 
 
-def _outcome(execution, config):
+def _outcome(execution, config, runner=None):
     if execution.status not in Execution.FINISHED:
         # Not finished by the run here (handed over, parked, or run elsewhere): what the
         # database says now. A fresh instance, not refresh_from_db(): django-fsm's refresh
@@ -422,7 +428,12 @@ def _outcome(execution, config):
         execution = Execution.objects.get(pk=execution.pk)
     headers = _execution_headers(execution)
     if execution.status == Execution.Status.COMPLETED:
-        return WebhookResult(200, _response_output(execution, config.get("response_node")), headers)
+        node_id = config.get("response_node")
+        if runner is not None and runner.ran_from_start and runner.execution is execution:
+            output = runner.output_of(node_id)  # the whole run happened here: no read back
+        else:
+            output = _response_output(execution, node_id)
+        return WebhookResult(200, output, headers)
     if execution.status in Execution.FINISHED:
         error = execution.error or {}
         return WebhookResult(

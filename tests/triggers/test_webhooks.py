@@ -17,6 +17,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from standardwebhooks.webhooks import Webhook
 
 from tests.support.definitions import chain, definition, probe
@@ -459,6 +460,15 @@ def test_on_completion_wakes_no_worker_when_the_run_finishes_here(client, hook, 
     assert response.status_code == 200
     assert Execution.objects.get().status == "completed"
     assert woken == []  # born claimed by the request: no message, no second claim
+
+
+def test_on_completion_answers_from_the_run_it_just_did_without_reading_steps_back(client, hook):
+    _, url, _ = hook(respond="on_completion", response_node="first")
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, url)
+    assert response.json() == {"value": 42, "tag": "first"}
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in reads if '"workflows_steprun"' in sql.split("WHERE")[0]]
 
 
 def test_an_on_completion_run_whose_process_died_is_recovered_when_its_lease_expires(

@@ -136,6 +136,11 @@ class Runner:
         self._dirty = set()
         self._removed = set()
         self._pending = []  # StepRuns recorded since the last checkpoint, not yet written
+        # What succeeded in this runner, so a caller that ran the whole run here (a webhook
+        # answering on completion) need not read it back.
+        self.ran_from_start = not execution.state
+        self._outputs = {}
+        self._last_succeeded = None
         self._segment_started = time.monotonic()
         self._checkpointed_at = self._segment_started
 
@@ -484,8 +489,16 @@ class Runner:
             self.execution.steps_completed += 1
         return step
 
+    def output_of(self, node_id=None):
+        """The output of `node_id`'s last successful visit in this runner (without one: of
+        the last step that succeeded); None when it did not succeed here."""
+        node_id = node_id or self._last_succeeded
+        return self._outputs.get(node_id)
+
     def _bind(self, node_id, outcome):
         """Outputs already converted by _as_json."""
+        if outcome.status == StepRun.Status.SUCCEEDED:
+            self._outputs[node_id], self._last_succeeded = outcome.output, node_id
         self._set(NODE_PREFIX + node_id, outcome.output)
         for name, value in outcome.bind.items():
             self._set(name, value)
