@@ -6,6 +6,7 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from ..ids import new_execution_id
+from .fields import RowInsertedJSONField
 from .fsm import ProtectedStateMixin
 
 
@@ -167,7 +168,7 @@ class ExecutionVariable(models.Model):
 
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="variables")
     name = models.CharField(max_length=200)
-    value = models.JSONField(null=True)
+    value = RowInsertedJSONField(null=True)
 
     class Meta:
         constraints = [
@@ -197,9 +198,9 @@ class StepRun(models.Model):
     path = models.CharField(max_length=500)
     attempt = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=10, choices=Status.choices)
-    input = models.JSONField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    input = RowInsertedJSONField(null=True, blank=True)
+    output = RowInsertedJSONField(null=True, blank=True)
+    error = RowInsertedJSONField(null=True, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
