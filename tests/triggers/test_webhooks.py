@@ -471,6 +471,16 @@ def test_on_completion_answers_from_the_run_it_just_did_without_reading_steps_ba
     assert not [sql for sql in reads if '"workflows_steprun"' in sql.split("WHERE")[0]]
 
 
+def test_an_unsigned_endpoint_costs_no_query_for_secrets(client, hook):
+    _, url, _ = hook()
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, url).status_code == 202
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    # (the endpoint's own query asks whether secrets exist, in a subquery)
+    secret_reads = [sql for sql in selects if "triggers_webhookendpoint" not in sql]
+    assert not [sql for sql in secret_reads if '"triggers_webhooksecret"' in sql]
+
+
 def test_an_on_completion_run_whose_process_died_is_recovered_when_its_lease_expires(
     client, hook, monkeypatch
 ):
