@@ -191,12 +191,13 @@ def start_manual(workflow, input_data=None, *, user=None, test=False, inline=Fal
 def find_endpoint(token):
     """The endpoint behind a URL token, or None. `signs` says whether it has secrets, so
     that a request to an unsigned endpoint costs no second query."""
-    return (
-        WebhookEndpoint.objects.select_related("workflow", "workflow__current_version")
-        .annotate(signs=Exists(WebhookSecret.objects.filter(endpoint=OuterRef("pk"))))
-        .filter(token=token)
-        .first()
-    )
+    endpoints = WebhookEndpoint.objects.select_related(
+        "workflow", "workflow__current_version"
+    ).annotate(signs=Exists(WebhookSecret.objects.filter(endpoint=OuterRef("pk"))))
+    try:
+        return endpoints.get(token=token)  # unique: no ORDER BY to compile, as first() has
+    except WebhookEndpoint.DoesNotExist:
+        return None
 
 
 def receive(endpoint, *, method, body: bytes, headers, query) -> WebhookResult:
