@@ -124,13 +124,22 @@ def _settle():
             cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
+def _earlier(column, n):
+    """SQL: `column` moved back by a pseudo-random offset within 90 days, per copy `n`."""
+    seconds = f"(({n} * 7919) % {90 * 86400})"
+    if connection.vendor == "postgresql":
+        return f"{column} - {seconds} * interval '1 second'"
+    return f"strftime('%Y-%m-%d %H:%M:%f', {column}, '-' || {seconds} || ' seconds')"
+
+
 def _executions(count):
     """`count` finished executions spread over the bench workflows.
 
     One execution per workflow is bulk-created (random status and time within 90 days,
     every column as the model fills it), then copied inside the database with
-    INSERT ... SELECT (a new public id per copy) until there are `count`: a million rows in
-    seconds instead of minutes, and no column of the model left out.
+    INSERT ... SELECT (per copy a new public id, an earlier time and a status of its own)
+    until there are `count`: a million rows in seconds instead of minutes, and no column of
+    the model left out.
     """
     from workflows.ids import new_execution_id
     from workflows.models import Execution, Workflow
@@ -164,10 +173,17 @@ def _executions(count):
     quote = connection.ops.quote_name
     fields = [field for field in Execution._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(
-        f"{quote(field.column)} || '-' || k.n" if field.name == "public_id" else quote(field.column)
-        for field in fields
-    )
+    copied = {
+        "public_id": f"{quote('public_id')} || '-' || k.n",
+        # each copy its own time in the 90 days and its own status, as real runs have
+        "created_at": _earlier("created_at", "k.n"),
+        "started_at": _earlier("started_at", "k.n"),
+        "completed_at": _earlier("completed_at", "k.n"),
+        "status": (
+            "CASE k.n % 10 WHEN 8 THEN 'failed' WHEN 9 THEN 'cancelled' ELSE 'completed' END"
+        ),
+    }
+    values = ", ".join(copied.get(field.name, quote(field.column)) for field in fields)
     table = quote(Execution._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
