@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from automation.encryption import EncryptedTextField
 from workflows.ids import new_public_id
+from workflows.models.fields import FastJSONField
 
 
 def new_event_id():
@@ -34,7 +35,7 @@ class Event(models.Model):
     name = models.CharField(max_length=100)
     record_type = models.CharField(max_length=100)
     record_id = models.CharField(max_length=64)
-    payload = models.JSONField()
+    payload = FastJSONField()
     occurred_at = models.DateTimeField(default=timezone.now)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     caused_by = models.ForeignKey(

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from ..ids import new_execution_id
-from .fields import RowInsertedJSONField
+from .fields import BulkJSONField, FastJSONField
 from .fsm import ProtectedStateMixin
 
 
@@ -44,12 +44,12 @@ class Execution(ProtectedStateMixin, models.Model):
     status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
     mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.LIVE)
     trigger_type = models.CharField(max_length=20, default="manual")
-    trigger_data = models.JSONField(default=dict, blank=True)
+    trigger_data = FastJSONField(default=dict, blank=True)
     # What is left to run (tokens, loop frames, parallel joins); see workflows.engine.state.
-    state = models.JSONField(default=dict, blank=True)
+    state = FastJSONField(default=dict, blank=True)
     steps_total = models.PositiveIntegerField(default=0)
     steps_completed = models.PositiveIntegerField(default=0)
-    error = models.JSONField(null=True, blank=True)
+    error = FastJSONField(null=True, blank=True)
     resume_at = models.DateTimeField(null=True, blank=True)
     caused_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="caused"
@@ -168,7 +168,7 @@ class ExecutionVariable(models.Model):
 
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="variables")
     name = models.CharField(max_length=200)
-    value = RowInsertedJSONField(null=True)
+    value = BulkJSONField(null=True)
 
     class Meta:
         constraints = [
@@ -198,9 +198,9 @@ class StepRun(models.Model):
     path = models.CharField(max_length=500)
     attempt = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=10, choices=Status.choices)
-    input = RowInsertedJSONField(null=True, blank=True)
-    output = RowInsertedJSONField(null=True, blank=True)
-    error = RowInsertedJSONField(null=True, blank=True)
+    input = BulkJSONField(null=True, blank=True)
+    output = BulkJSONField(null=True, blank=True)
+    error = BulkJSONField(null=True, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
