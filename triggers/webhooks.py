@@ -266,8 +266,9 @@ class _AlreadyDelivered(Exception):
 
 
 def _start(endpoint, trigger_data, delivery_id, wait):
-    """Record the delivery and start the run in one transaction; returns the execution and
-    the Runner that advanced it here (None when it did not run here).
+    """Record the delivery (if the request has an id) and start the run in one transaction;
+    returns the execution and the Runner that advanced it here (None when it did not run
+    here).
 
     With `wait` (on_completion) the run is created claimed by this thread and advanced here
     right after commit, up to the deadline, when it hands the rest to a worker; no worker is
@@ -275,6 +276,18 @@ def _start(endpoint, trigger_data, delivery_id, wait):
     out). Inside an outer transaction (not a request's) the run waits for its commit and the
     answer is 202.
     """
+    if delivery_id is None and not transaction.get_connection().in_atomic_block:
+        # The run's row is all there is to write: one INSERT, committed by itself, costs no
+        # BEGIN and COMMIT round trips around it.
+        execution = start_execution(
+            endpoint.workflow,
+            trigger_type=TRIGGER_TYPE,
+            trigger_data=trigger_data,
+            run_here=wait is not None,
+        )
+        if wait is None or execution.status != Execution.Status.RUNNING:
+            return execution, None
+        return execution, _run_until(execution, time.monotonic() + wait)
     started, ran = [], []
 
     def run_here():
