@@ -39,7 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import parse_header_parameters
@@ -49,6 +49,7 @@ from workflows.models import Execution, StepRun, Workflow
 from workflows.services import ExecutionRefused, start_execution
 from workflows.trigger_hooks import TriggerInstaller, register_installer
 
+from .endpoint_lookup import find_endpoint  # noqa: F401  (the view's entry point)
 from .models import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from .webhook_signatures import SignatureError, decode_secret, generate_secret, verify
 
@@ -186,18 +187,6 @@ def start_manual(workflow, input_data=None, *, user=None, test=False, inline=Fal
 
 
 # -- receiving --------------------------------------------------------------------------------
-
-
-def find_endpoint(token):
-    """The endpoint behind a URL token, or None. `signs` says whether it has secrets, so
-    that a request to an unsigned endpoint costs no second query."""
-    endpoints = WebhookEndpoint.objects.select_related(
-        "workflow", "workflow__current_version"
-    ).annotate(signs=Exists(WebhookSecret.objects.filter(endpoint=OuterRef("pk"))))
-    try:
-        return endpoints.get(token=token)  # unique: no ORDER BY to compile, as first() has
-    except WebhookEndpoint.DoesNotExist:
-        return None
 
 
 def receive(endpoint, *, method, body: bytes, headers, query) -> WebhookResult:
