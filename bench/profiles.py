@@ -21,7 +21,7 @@ def record(pid, seconds, directory, name):
     function that waits and summarises."""
     raw = Path(directory) / f"{name}.collapsed"
     command = [str(SPY), "record", "--pid", str(pid), "--duration", str(int(seconds))]
-    command += ["--subprocesses"]
+    command += ["--subprocesses", "--gil"]
     command += ["--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"]
     process = subprocess.Popen(  # noqa: S603
         command,
