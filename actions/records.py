@@ -61,6 +61,9 @@ def _save(record_type, instance):
     return instance
 
 
+CHUNK = 2000
+
+
 class QueryRecords(ActionType):
     """Find records of a registered type with a Mongo-style filter."""
 
@@ -94,12 +97,14 @@ class QueryRecords(ActionType):
         if uses_many_relation(record_type, spec):
             qs = qs.distinct()
         qs = qs.order_by(*order) if order else qs.order_by("pk")
-        # In chunks: a 100,000-record result never holds all its model instances at once;
-        # and equal texts once, not once per record.
-        shared = {}
-        return [
-            record_type.to_json(obj, shared=shared) for obj in qs[:limit].iterator(chunk_size=2000)
-        ]
+        rows = qs[:limit]
+        if limit > CHUNK:
+            # In chunks: a 100,000-record result never holds all its model instances at
+            # once. (Not for a small one: on PostgreSQL iterator() is a server-side cursor,
+            # three round trips instead of one.)
+            rows = rows.iterator(chunk_size=CHUNK)
+        shared = {}  # equal texts and related records once, not once per record
+        return [record_type.to_json(obj, shared=shared) for obj in rows]
 
     simulate = run  # reading changes nothing, so test mode reads for real
 
