@@ -7,7 +7,8 @@ the web process's CPU per request at concurrency 16 (py-spy, GIL samples). The s
 never changes, so it is built once from the models' metadata and the rows are turned into
 model instances with the fields' own converters, as the ORM would. Only the version comes
 from memory: a saved version never changes (`WorkflowVersion.save` refuses), so a cached
-one cannot be stale; the endpoint's and workflow's rows are read on every request.
+one cannot be stale; the endpoint's and workflow's rows (and the version's number and
+checksum, which key the cache) are read on every request.
 """
 
 from functools import lru_cache
@@ -36,15 +37,20 @@ def find_endpoint(token):
     endpoint = WebhookEndpoint.from_db(using, statement.endpoint_names, values[:split])
     workflow = Workflow.from_db(using, statement.workflow_names, values[split:workflow_end])
     if workflow.current_version_id is not None:
-        workflow.current_version = version(workflow.current_version_id)
+        number, checksum = values[workflow_end + 1 :]
+        workflow.current_version = version(
+            workflow.current_version_id, workflow.pk, number, checksum
+        )
     endpoint.workflow = workflow
     endpoint.signs = bool(values[workflow_end])
     return endpoint
 
 
 @lru_cache(maxsize=1024)
-def version(pk):
-    """A saved workflow version, read once per process."""
+def version(pk, workflow_id, number, checksum):
+    """A saved workflow version, read once per process. Keyed by what identifies its
+    content too, not its id alone: an id can come back after a rollback (SQLite reuses
+    it), and a different version under the same id must not be served from here."""
     return WorkflowVersion.objects.get(pk=pk)
 
 
@@ -66,10 +72,14 @@ class _Statement:
         # Only the models' own table and column names, quoted: nothing from outside.
         secret = f"SELECT 1 FROM {secret_table} s WHERE s.{secret_fk} = e.{endpoint_pk}"  # noqa: S608
         columns.append(f"EXISTS ({secret})")
+        version_table = quote(WorkflowVersion._meta.db_table)
+        columns += [f"v.{quote('number')}", f"v.{quote('checksum')}"]
         self.sql = (
             f"SELECT {', '.join(columns)} FROM {endpoint_table} e "  # noqa: S608
             f"JOIN {workflow_table} w ON w.{quote(Workflow._meta.pk.column)} = "
             f"e.{quote(WebhookEndpoint._meta.get_field('workflow').column)} "
+            f"LEFT JOIN {version_table} v ON v.{quote(WorkflowVersion._meta.pk.column)} = "
+            f"w.{quote(Workflow._meta.get_field('current_version').column)} "
             f"WHERE e.{quote(WebhookEndpoint._meta.get_field('token').column)} = %s"
         )
         # What the ORM applies to each column's raw value on this backend (SQLite's text
@@ -79,6 +89,7 @@ class _Statement:
             for field in self.endpoint_fields + self.workflow_fields
         ]
         self.converters.append((None, []))  # the EXISTS: a boolean, or 0/1 on SQLite
+        self.converters += [(None, []), (None, [])]  # the version's number and checksum
 
     def convert(self, index, value, connection):
         column, converters = self.converters[index]

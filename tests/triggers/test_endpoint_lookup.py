@@ -71,3 +71,23 @@ def test_a_version_is_read_once_then_one_statement_per_lookup(endpoint, django_a
     with django_assert_num_queries(1):
         found = endpoint_lookup.find_endpoint(endpoint.token)
     assert found.workflow.current_version.pk == endpoint.workflow.current_version_id
+
+
+def test_a_version_id_that_comes_back_with_other_content_is_not_served_from_memory(
+    make_workflow,
+):
+    """SQLite hands an id out again after a rollback: the cache is keyed by content too."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        first = webhooks.endpoint_of(make_workflow(HOOK, status="active"))
+        assert endpoint_lookup.find_endpoint(first.token).workflow.current_version.number == 1
+        reused = first.workflow.current_version_id
+        transaction.set_rollback(True)
+    other = make_workflow({**HOOK, "name": "Other content"}, status="active")
+    endpoint = webhooks.endpoint_of(other)
+    found = endpoint_lookup.find_endpoint(endpoint.token).workflow.current_version
+    assert found.definition["name"] == "Other content"
+    assert found.pk == other.current_version_id
+    if found.pk == reused:  # SQLite: the same id, served fresh all the same
+        assert found.workflow_id == other.pk
