@@ -73,7 +73,10 @@ class _Statement:
         secret = f"SELECT 1 FROM {secret_table} s WHERE s.{secret_fk} = e.{endpoint_pk}"  # noqa: S608
         columns.append(f"EXISTS ({secret})")
         version_table = quote(WorkflowVersion._meta.db_table)
-        columns += [f"v.{quote('number')}", f"v.{quote('checksum')}"]
+        columns += [
+            f"v.{quote(WorkflowVersion._meta.get_field(name).column)}"
+            for name in ("number", "checksum")
+        ]
         self.sql = (
             f"SELECT {', '.join(columns)} FROM {endpoint_table} e "  # noqa: S608
             f"JOIN {workflow_table} w ON w.{quote(Workflow._meta.pk.column)} = "
