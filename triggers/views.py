@@ -9,6 +9,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from . import webhooks
+from .endpoint_lookup import find_endpoint
 
 
 @csrf_exempt  # senders are other servers; the token and the signature authenticate them
@@ -20,7 +21,7 @@ def receive_webhook(request, token):
     limit = webhooks.max_body_bytes()
     if _declared_length(request) > limit:
         return _too_large(limit)
-    endpoint = webhooks.find_endpoint(token)
+    endpoint = find_endpoint(token)
     if endpoint is None:
         return JsonResponse({"error": "no active webhook at this address"}, status=404)
     body = request.read(limit + 1)

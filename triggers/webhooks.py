@@ -49,7 +49,6 @@ from workflows.models import Execution, StepRun, Workflow
 from workflows.services import ExecutionRefused, start_execution
 from workflows.trigger_hooks import TriggerInstaller, register_installer
 
-from .endpoint_lookup import find_endpoint  # noqa: F401  (the view's entry point)
 from .models import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from .webhook_signatures import SignatureError, decode_secret, generate_secret, verify
 
