@@ -4,6 +4,7 @@ import json
 
 import orjson
 from django.db import models
+from psycopg.types.json import Jsonb
 
 # Keys that are not strings become strings, as json.dumps makes them. Datetimes and
 # dataclasses are not serialised (json.dumps refuses them too): they go to the fallback,
@@ -48,8 +49,6 @@ class FastJSONField(models.JSONField):
         if self.encoder is not None or hasattr(value, "as_sql"):
             return super().get_db_prep_value(value, connection, prepared=True)
         if connection.vendor == "postgresql":
-            from psycopg.types.json import Jsonb
-
             return Jsonb(value, dumps=dumps)
         # Text, not bytes: SQLite reads a BLOB as its binary JSONB format.
         return dumps(value).decode()
