@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..graph import Graph
-from ..models import Execution, ExecutionVariable, StepRun
+from ..models import Execution, ExecutionVariable, StepRun, large_json
 from ..signals import execution_status_changed, step_recorded
 from .context import executing
 from .nodes import HANDLERS
@@ -378,7 +378,7 @@ class Runner:
             return
         steps, self._pending = self._pending, []
         # One INSERT for them all; the live log still gets one message per step.
-        StepRun.objects.bulk_create(steps)
+        large_json.bulk_create(StepRun, steps)
         execution = self.execution
         transaction.on_commit(lambda: _announce_steps(execution, steps))
 
@@ -523,7 +523,8 @@ class Runner:
             # Variables serve a resume or a retry; a finished run has neither to come.
             self._dirty, self._removed = set(), set()
         for names in _write_groups(self._dirty, self.variables):
-            ExecutionVariable.objects.bulk_create(
+            large_json.bulk_create(
+                ExecutionVariable,
                 [
                     ExecutionVariable(execution=execution, name=name, value=self.variables[name])
                     for name in names

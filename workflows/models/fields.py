@@ -36,6 +36,13 @@ def loads(text):
         return json.loads(text)  # NaN or Infinity, which older rows may hold
 
 
+class DumpedJSON(str):
+    """A value's JSON text, made already (`large_json.bulk_create` serialises each value
+    once to learn its size): stored as it is, not serialised again."""
+
+    __slots__ = ()
+
+
 class FastJSONField(models.JSONField):
     """A JSONField encoded and decoded with orjson (the engine's records, events' payloads).
 
@@ -48,6 +55,8 @@ class FastJSONField(models.JSONField):
             value = self.get_prep_value(value)
         if self.encoder is not None or hasattr(value, "as_sql"):
             return super().get_db_prep_value(value, connection, prepared=True)
+        if type(value) is DumpedJSON:
+            return str(value)
         if connection.vendor == "postgresql":
             return Jsonb(value, dumps=dumps)
         # Text, not bytes: SQLite reads a BLOB as its binary JSONB format.
