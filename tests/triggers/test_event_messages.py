@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from celery.signals import after_task_publish
 from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from automation.celery import app
@@ -116,7 +117,7 @@ def test_an_event_whose_message_was_never_sent_is_dispatched_by_the_sweep(
     def broker_down(*args, **kwargs):
         raise ConnectionError("the broker is down")
 
-    monkeypatch.setattr(tasks.dispatch_events_task, "delay", broker_down)
+    monkeypatch.setattr(tasks.dispatch_events_task, "apply_async", broker_down)
     with caplog.at_level(logging.WARNING, logger="automation.doorbell"):
         lead = Lead.objects.create(name="Ada")  # committed; its message fails
         assert outbox.doorbell.flush(10)
@@ -144,6 +145,58 @@ def test_eager_tasks_dispatch_in_the_commit_as_before(
     assert event.dispatched_at is not None  # no thread to wait for
     (execution,) = Execution.objects.filter(workflow=on_lead_created)
     assert execution.status == Execution.Status.COMPLETED
+
+
+def test_eager_tasks_switched_on_in_the_settings_dispatch_in_the_commit(
+    transactional_db, published, on_lead_created, monkeypatch
+):
+    """What the settings say is read once, and again after a setting changes: the app's
+    own switch (here taken away) and override_settings both count."""
+    monkeypatch.delitem(app.conf.changes, "task_always_eager")
+    Lead.objects.create(name="Ada")  # the settings' False, now known
+    assert outbox.doorbell.flush(10)
+
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
+        Lead.objects.create(name="Bob")
+        assert Event.objects.get(payload__lead__name="Bob").dispatched_at is not None
+
+    Lead.objects.create(name="Cy")
+    assert outbox.doorbell.flush(10)
+    assert Event.objects.get(payload__lead__name="Cy").dispatched_at is None  # a message, sent
+    sent = [event_id for (ids,) in event_messages(published) for event_id in ids]
+    assert sorted(sent) == sorted(
+        Event.objects.filter(payload__lead__name__in=["Ada", "Cy"]).values_list("pk", flat=True)
+    )
+
+
+@pytest.fixture
+def headers():
+    """The headers of the dispatch messages this process publishes."""
+    seen = []
+
+    def record(sender=None, headers=None, **kwargs):
+        if sender == "triggers.dispatch_events":
+            seen.append(headers)
+
+    after_task_publish.connect(record, weak=False)
+    try:
+        yield seen
+    finally:
+        after_task_publish.disconnect(record)
+
+
+@pytest.mark.parametrize("count", [3, 400])
+def test_a_dispatch_message_shows_its_ids_as_celery_would(
+    transactional_db, published, headers, count
+):
+    from celery.utils.saferepr import saferepr
+
+    ids = list(range(1_000_000, 1_000_000 + count))  # 400 of them: longer than Celery shows
+    outbox._send_dispatch(ids)
+
+    (sent,) = headers
+    assert sent["argsrepr"] == saferepr((ids,), app.amqp.argsrepr_maxsize)
+    assert sent["kwargsrepr"] == saferepr({}, app.amqp.kwargsrepr_maxsize)
 
 
 # -- the batch task ---------------------------------------------------------------------------
