@@ -148,7 +148,7 @@ def _emit_on_save(sender, instance, created, raw, using, update_fields, **kwargs
             after = {**before, **{name: after[name] for name in written if name in after}}
     instance.__dict__[SNAPSHOT] = after
     if created or change.old:
-        outbox.record_change(record_type, instance, change, using=using)
+        outbox.count_change(record_type, instance, change, using=using)
 
 
 def _serialise_on_delete(sender, instance, using, **kwargs):
@@ -166,4 +166,4 @@ def _emit_on_delete(sender, instance, using, **kwargs):
     tracked = catalog.tracked_fields(record_type)
     old = {t.name: values[t.attname] for t in tracked if t.attname in values}
     change = Change("deleted", instance, old=old)
-    outbox.record_change(record_type, instance, change, record=record, using=using)
+    outbox.count_change(record_type, instance, change, record=record, using=using)

@@ -7,11 +7,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from crm.models import Customer, Invoice, Lead, Payment, Ticket
 from triggers import outbox
-from triggers.catalog import UnknownEvent
+from triggers.catalog import Change, UnknownEvent
 from triggers.models import Event, new_event_id
 from workflows.records import registry
 
@@ -415,6 +416,60 @@ def test_the_event_row_holds_exactly_what_the_returned_event_says(invoice):
     assert stored.payload["event_id"] == stored.public_id
     assert stored.payload["invoice"]["number"] == "INV-0042"
     assert Event.objects.filter(payload__invoice__number="INV-0042", name="invoice.sent").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_event_insert_is_seen_by_whatever_watches_the_queries():
+    """The outbox may send its INSERT to the driver itself, but never past a query log
+    (DEBUG, a test's capture) or an execute_wrapper."""
+    wrapped = []
+
+    def wrapper(execute, sql, params, many, context):
+        wrapped.append(sql)
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as captured:
+        Lead.objects.create(name="Ada")
+    with connection.execute_wrapper(wrapper):
+        Lead.objects.create(name="Bob")
+    Lead.objects.create(name="Cy")  # nothing watching
+
+    assert sum('INTO "triggers_event"' in query["sql"] for query in captured.captured_queries) == 1
+    assert sum('INTO "triggers_event"' in sql for sql in wrapped) == 1
+    names = Event.objects.filter(name="lead.created").values_list("payload__lead__name", flat=True)
+    assert sorted(names) == ["Ada", "Bob", "Cy"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_event_insert_is_a_django_database_error(monkeypatch):
+    """Errors of the event's INSERT reach the caller as Django's, whichever way it went."""
+    monkeypatch.setattr(outbox, "new_event_id", lambda: "evt_always_the_same")
+    Lead.objects.create(name="Ada")
+
+    with pytest.raises(IntegrityError):
+        Lead.objects.create(name="Bob")  # the same public id again
+
+    assert list(Lead.objects.values_list("name", flat=True)) == ["Ada"]  # rolled back with it
+
+
+def test_count_change_writes_what_record_change_would_and_counts_it(invoice):
+    registered = registry.for_model(Invoice)
+    change = Change.from_json("updated", invoice, {"status": {"old": "draft", "new": "sent"}})
+    since = last_pk()
+
+    assert outbox.count_change(registered, invoice, change) == 2
+    (updated, sent) = outbox.record_change(registered, invoice, change)
+
+    first, second = new_events(since)[:2]
+    assert (
+        (first.name, second.name)
+        == (updated.name, sent.name)
+        == (
+            "invoice.updated",
+            "invoice.sent",
+        )
+    )
+    assert first.payload["changes"] == updated.payload["changes"]
 
 
 def test_event_ids_are_public_ids_and_unique():
