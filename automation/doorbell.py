@@ -73,7 +73,10 @@ class Doorbell:
         if state is None or state.pid != os.getpid():
             state = self._start()
         state.queue.append(item)
-        state.bell.set()
+        # Already set: the thread has not cleared it since, so it will drain this item too
+        # (it clears before it drains). Event.set takes a lock and notifies: 1 us a ring.
+        if not state.bell.is_set():
+            state.bell.set()
 
     def flush(self, timeout=5.0):
         """Wait until everything rung so far in this process has been handed to `send`;
