@@ -88,13 +88,13 @@ def _operation_q(record_type, path, operator, value):
         q = _prefixed(computed.to_q(lookup, _whole_number(path, value)), prefix)
     else:
         if operator != "$exists":
-            value = _checked_value(target_type, path, column, operator, value)
+            value = checked_value(target_type, path, column, operator, value)
         django_path = path.replace(".", "__")
         q = Q(**{f"{django_path}__{lookup}": value})
     return ~q if operator in NEGATED else q
 
 
-def _checked_value(record_type, path, column, operator, value):
+def checked_value(record_type, path, column, operator, value):
     """The value as the column's type, or an error naming the field (never a database error)."""
     if operator in ("$contains", "$icontains", "$startswith"):
         if not isinstance(value, str | int | float) or isinstance(value, bool):

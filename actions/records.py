@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from workflows.records import RecordRegistryError, registry
 
+from . import query_plans
 from .querying import FilterError, build_q, order_by_fields, uses_many_relation
 from .registry import ActionError, ActionType
 
@@ -90,10 +91,22 @@ class QueryRecords(ActionType):
         limit = config.get("limit") or settings.WORKFLOW_LIMITS["max_loop_items"]
         spec = config.get("filter") or {}
         try:
-            qs = record_type.queryset().filter(build_q(record_type, spec))
             order = order_by_fields(record_type, config.get("order_by"))
+            rows = query_plans.fetch(record_type, spec, order, limit)
+            if rows is None:
+                rows = self._rows(record_type, spec, order, limit)
         except FilterError as exc:
             raise ActionError(str(exc), kind="invalid_config") from None
+        shared = {}  # equal texts and related records once, not once per record
+        return [record_type.to_json(obj, shared=shared) for obj in rows]
+
+    simulate = run  # reading changes nothing, so test mode reads for real
+
+    @staticmethod
+    def _rows(record_type, spec, order, limit):
+        """Through the ORM: the filters that have no plan (operators, `$or`, computed
+        fields, to-many relations) and large reads."""
+        qs = record_type.queryset().filter(build_q(record_type, spec))
         if uses_many_relation(record_type, spec):
             qs = qs.distinct()
         qs = qs.order_by(*order) if order else qs.order_by("pk")
@@ -103,10 +116,7 @@ class QueryRecords(ActionType):
             # once. (Not for a small one: on PostgreSQL iterator() is a server-side cursor,
             # three round trips instead of one.)
             rows = rows.iterator(chunk_size=CHUNK)
-        shared = {}  # equal texts and related records once, not once per record
-        return [record_type.to_json(obj, shared=shared) for obj in rows]
-
-    simulate = run  # reading changes nothing, so test mode reads for real
+        return rows
 
 
 class CreateRecord(ActionType):
