@@ -7,20 +7,11 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.support.definitions import chain, definition
 from triggers.models import Event
 from workflows.models import Execution, ExecutionVariable, StepRun
 from workflows.models.fields import BulkJSONField, dumps, loads
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def execution(make_workflow):
-    workflow = make_workflow(definition([{"id": "done", "type": "end"}], chain("done")))
-    return Execution.objects.create(
-        workflow=workflow, version=workflow.current_version, trigger_type="manual"
-    )
 
 
 VALUES = [

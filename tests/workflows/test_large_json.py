@@ -5,20 +5,11 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from tests.support.definitions import chain, definition
-from workflows.models import Execution, ExecutionVariable, StepRun, large_json
+from workflows.models import ExecutionVariable, StepRun, large_json
 
 pytestmark = pytest.mark.django_db
 
 LARGE = [{"id": i, "name": f"customer {i}", "status": "overdue"} for i in range(40_000)]
-
-
-@pytest.fixture
-def execution(make_workflow):
-    workflow = make_workflow(definition([{"id": "done", "type": "end"}], chain("done")))
-    return Execution.objects.create(
-        workflow=workflow, version=workflow.current_version, trigger_type="manual"
-    )
 
 
 def _step(execution, node_id, output):

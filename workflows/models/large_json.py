@@ -21,6 +21,7 @@ once here, not again by the field).
 from django.db import connections, router, transaction
 from django.db.models import Func, Value
 
+from . import prepared_insert
 from .fields import BulkJSONField, DumpedJSON, dumps
 
 LARGE_JSON_BYTES = 1 << 20
@@ -35,7 +36,7 @@ def bulk_create(model, objs, **kwargs):
     connection = connections[using]
     fields = [f for f in model._meta.concrete_fields if isinstance(f, BulkJSONField)]
     if connection.vendor != "sqlite" or not fields:
-        return model._default_manager.using(using).bulk_create(objs, **kwargs)
+        return _create(model, objs, using, kwargs)
     originals, large = [], []
     for obj in objs:
         for field in fields:
@@ -52,13 +53,21 @@ def bulk_create(model, objs, **kwargs):
             del data
     try:
         with transaction.atomic(using=using, savepoint=False):
-            created = model._default_manager.using(using).bulk_create(objs, **kwargs)
+            created = _create(model, objs, using, kwargs, expressions=bool(large))
             if large:
                 _write_in_place(connection, model._meta.db_table, large)
     finally:
         for obj, attname, value in originals:
             setattr(obj, attname, value)
     return created
+
+
+def _create(model, objs, using, kwargs, *, expressions=False):
+    """A plain insert through its prepared statement; an upsert, or rows holding
+    expressions, through `bulk_create`."""
+    if not kwargs and not expressions and prepared_insert.insert(model, objs, using):
+        return objs
+    return model._default_manager.using(using).bulk_create(objs, **kwargs)
 
 
 def _write_in_place(connection, table, large):
