@@ -154,6 +154,22 @@ def test_json_data_is_kept_as_it_is_and_anything_else_converted():
     assert converted == {"amount": "1.50", "pair": [1, 2], "3": "key"}
 
 
+def test_subclasses_of_json_types_become_the_plain_types():
+    import enum
+
+    from django.utils.safestring import mark_safe
+
+    from workflows.engine.runner import to_json_data
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    converted = to_json_data({"html": mark_safe("<b>x</b>"), "level": Level.HIGH})
+    assert converted == {"html": "<b>x</b>", "level": 3}
+    assert type(converted["html"]) is str
+    assert type(converted["level"]) is int
+
+
 def test_large_variables_are_written_one_per_insert():
     from workflows.engine.runner import LARGE_VALUE_ITEMS, _write_groups
 
