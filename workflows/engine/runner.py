@@ -30,13 +30,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..graph import Graph
-from ..models import Execution, ExecutionVariable, StepRun, large_json
+from ..models import Execution, ExecutionVariable, StepRun, large_json, prepared
 from ..signals import execution_status_changed, step_recorded
 from .context import executing
 from .nodes import HANDLERS
@@ -554,18 +554,21 @@ class Runner:
             execution.lease_expires_at = now + datetime.timedelta(seconds=self.lease_seconds)
         # Conditional on the row still being ours and `running`: a run cancelled or taken
         # over meanwhile is not overwritten, and this checkpoint rolls back instead.
-        changed = Execution.objects.filter(
-            pk=execution.pk, status=Execution.Status.RUNNING, lease_owner=self.owner
-        ).update(
-            status=execution.status,
-            state=state,
-            steps_total=execution.steps_total,
-            steps_completed=execution.steps_completed,
-            error=execution.error,
-            resume_at=execution.resume_at,
-            completed_at=execution.completed_at,
-            lease_owner=execution.lease_owner,
-            lease_expires_at=execution.lease_expires_at,
+        changed = prepared.update(
+            Execution,
+            router.db_for_write(Execution),
+            {"id": execution.pk, "status": Execution.Status.RUNNING, "lease_owner": self.owner},
+            {
+                "status": execution.status,
+                "state": state,
+                "steps_total": execution.steps_total,
+                "steps_completed": execution.steps_completed,
+                "error": execution.error,
+                "resume_at": execution.resume_at,
+                "completed_at": execution.completed_at,
+                "lease_owner": execution.lease_owner,
+                "lease_expires_at": execution.lease_expires_at,
+            },
         )
         if not changed:
             raise ExecutionInterrupted(execution.public_id)

@@ -21,7 +21,7 @@ once here, not again by the field).
 from django.db import connections, router, transaction
 from django.db.models import Func, Value
 
-from . import prepared_insert
+from . import prepared
 from .fields import BulkJSONField, DumpedJSON, dumps
 
 LARGE_JSON_BYTES = 1 << 20
@@ -65,7 +65,7 @@ def bulk_create(model, objs, **kwargs):
 def _create(model, objs, using, kwargs, *, expressions=False):
     """A plain insert through its prepared statement; an upsert, or rows holding
     expressions, through `bulk_create`."""
-    if not kwargs and not expressions and prepared_insert.insert(model, objs, using):
+    if not kwargs and not expressions and prepared.insert(model, objs, using):
         return objs
     return model._default_manager.using(using).bulk_create(objs, **kwargs)
 

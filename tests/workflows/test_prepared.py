@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from triggers.models import WebhookEndpoint
-from workflows.models import StepRun, prepared_insert
+from workflows.models import Execution, StepRun, prepared
 
 pytestmark = pytest.mark.django_db
 
@@ -54,10 +54,10 @@ def _stored(execution, tag):
     return [tuple(row) for row in rows.order_by("node_id").values_list(*COLUMNS)]
 
 
-@pytest.mark.parametrize("count", [1, 7, prepared_insert.MAX_ROWS + 3])
+@pytest.mark.parametrize("count", [1, 7, prepared.MAX_ROWS + 3])
 def test_the_rows_are_those_bulk_create_writes(execution, count):
-    prepared = _steps(execution, count, "prepared")
-    assert prepared_insert.insert(StepRun, prepared, "default") is True
+    steps = _steps(execution, count, "prepared")
+    assert prepared.insert(StepRun, steps, "default") is True
     StepRun.objects.bulk_create(_steps(execution, count, "orm"))
 
     def without_tag(rows):
@@ -67,8 +67,8 @@ def test_the_rows_are_those_bulk_create_writes(execution, count):
 
 
 def test_each_object_gets_its_own_key_in_order(execution):
-    steps = _steps(execution, prepared_insert.MAX_ROWS + 3, "keys")
-    prepared_insert.insert(StepRun, steps, "default")
+    steps = _steps(execution, prepared.MAX_ROWS + 3, "keys")
+    prepared.insert(StepRun, steps, "default")
     assert all(not step._state.adding and step._state.db == "default" for step in steps)
     by_key = StepRun.objects.in_bulk([step.pk for step in steps])
     assert [by_key[step.pk].path for step in steps] == [step.path for step in steps]
@@ -80,14 +80,43 @@ def test_a_model_whose_fields_compute_on_save_is_left_to_bulk_create():
         for f in WebhookEndpoint._meta.concrete_fields
     )
     assert has_auto_now, "the example needs a model with an auto_now field"
-    assert prepared_insert.insert(WebhookEndpoint, [WebhookEndpoint()], "default") is False
+    assert prepared.insert(WebhookEndpoint, [WebhookEndpoint()], "default") is False
     assert not WebhookEndpoint.objects.exists()
 
 
 def test_the_statement_is_made_once_per_number_of_rows(execution):
-    prepared_insert.insert(StepRun, _steps(execution, 2, "a"), "default")
+    prepared.insert(StepRun, _steps(execution, 2, "a"), "default")
     key = (StepRun, connection.vendor, 2)
-    statement = prepared_insert._statements[key]
-    prepared_insert.insert(StepRun, _steps(execution, 2, "b"), "default")
-    assert prepared_insert._statements[key] is statement
+    statement = prepared._statements[key]
+    prepared.insert(StepRun, _steps(execution, 2, "b"), "default")
+    assert prepared._statements[key] is statement
     assert statement.count("(%s") == 2
+
+
+def test_an_update_changes_the_row_as_queryset_update_would(execution):
+    twin = Execution.objects.create(
+        workflow=execution.workflow, version=execution.version, trigger_type="manual"
+    )
+    values = {
+        "state": {"tokens": [{"id": "t1"}], "seq": 1},
+        "steps_total": 4,
+        "error": None,
+        "resume_at": STARTED,
+        "lease_owner": "host:1:2",
+    }
+    where = {"id": execution.pk, "status": "pending"}
+    changed = prepared.update(Execution, "default", where, values)
+    Execution.objects.filter(pk=twin.pk, status="pending").update(**values)
+    assert changed == 1
+    names = [*values, "status", "trigger_data"]
+    mine = Execution.objects.filter(pk=execution.pk).values(*names).get()
+    theirs = Execution.objects.filter(pk=twin.pk).values(*names).get()
+    assert mine == theirs
+    assert mine["error"] is None
+    assert mine["resume_at"] == STARTED
+
+
+def test_an_update_whose_condition_no_longer_holds_changes_nothing(execution):
+    where = {"id": execution.pk, "status": "running", "lease_owner": "someone"}
+    assert prepared.update(Execution, "default", where, {"steps_total": 9}) == 0
+    assert Execution.objects.get(pk=execution.pk).steps_total == 0
