@@ -98,7 +98,7 @@ class QueryRecords(ActionType):
         except FilterError as exc:
             raise ActionError(str(exc), kind="invalid_config") from None
         shared = {}  # equal texts and related records once, not once per record
-        return [record_type.to_json(obj, shared=shared) for obj in rows]
+        return [record_type.to_json(obj, shared=shared, loaded=True) for obj in rows]
 
     simulate = run  # reading changes nothing, so test mode reads for real
 

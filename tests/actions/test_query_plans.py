@@ -176,3 +176,14 @@ def test_a_datetime_and_a_nullable_relation_read_as_through_the_orm(customer_fac
         ("with", False),
         ("without", True),
     ]
+
+
+def test_the_action_gives_each_record_as_its_record_type_does(invoices):
+    """query_records skips coercing values read from the database (they have their types):
+    the records are the same as fully coerced ones, decimals at their stored scale."""
+    acme, _, _ = invoices
+    for spec in ({"customer.id": acme.pk}, {"amount": {"$gte": 0}}):
+        config = {"entity": "invoices", "filter": spec, "order_by": ["number"]}
+        output = QueryRecords().run(config, context=None)
+        assert output == through_orm("invoices", spec, ["number"], limit=10_000)
+        assert all(row["amount"].endswith(".50") for row in output)
