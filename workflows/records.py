@@ -198,16 +198,32 @@ class RecordType:
     def _coerce(self, instance):
         """A just-created instance holds what its creator passed (`due_date="2026-12-01"`);
         give dates, times and numbers their Python types, as the database would."""
-        for model_field in self.model._meta.concrete_fields:
-            name = model_field.attname
-            value = instance.__dict__.get(name)
-            if isinstance(value, str) and json_type_of(model_field) in _TYPED:
-                value = instance.__dict__[name] = model_field.to_python(value)
-            if isinstance(model_field, models.DecimalField) and isinstance(value, Decimal):
+        values = instance.__dict__
+        typed, decimals = self._coercible()
+        for name, model_field in typed:
+            value = values.get(name)
+            if isinstance(value, str):
+                values[name] = model_field.to_python(value)
+        for name, exponent in decimals:
+            value = values.get(name)
+            if isinstance(value, Decimal):
                 # As stored: "12.50", not "12.5", before and after a reload.
-                instance.__dict__[name] = value.quantize(
-                    Decimal(1).scaleb(-model_field.decimal_places)
-                )
+                values[name] = value.quantize(exponent)
+
+    def _coercible(self):
+        """(attname, field) of the typed fields and (attname, exponent) of the decimal
+        ones, worked out once: every event's payload is built through _coerce."""
+        cached = self.__dict__.get("_coercible_fields")
+        if cached is None:
+            fields = self.model._meta.concrete_fields
+            typed = tuple((f.attname, f) for f in fields if json_type_of(f) in _TYPED)
+            decimals = tuple(
+                (f.attname, Decimal(1).scaleb(-f.decimal_places))
+                for f in fields
+                if isinstance(f, models.DecimalField)
+            )
+            cached = self.__dict__["_coercible_fields"] = (typed, decimals)
+        return cached
 
     def check_writable(self, values):
         refused = sorted(set(values) - set(self.writable))
