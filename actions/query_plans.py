@@ -39,7 +39,8 @@ class _Plan:
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self.own_columns = slice(start, end)
         self.init_list = [column[0].target.attname for column in select[start:end]]
-        self.klass_info, self.select = klass_info, select
+        # Stateless: they build the select_related records of each row.
+        self.populators = get_related_populators(klass_info, select, compiler.using)
 
     def params(self, values, connection):
         return [
@@ -52,11 +53,10 @@ class _Plan:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, self.params(values, connection))
             rows = cursor.fetchall()
-        populators = get_related_populators(self.klass_info, self.select, using)
         instances = []
         for row in self.compiler.results_iter(results=[rows]):
             instance = self.model.from_db(using, self.init_list, row[self.own_columns])
-            for populator in populators:
+            for populator in self.populators:
                 populator.populate(row, instance)
             instances.append(instance)
         many = [r for r in self.record_type.relations if self.record_type.is_many(r)]
@@ -79,7 +79,7 @@ def fetch(record_type, spec, order, limit):
     if equalities is None:
         return None
     using = router.db_for_read(record_type.model)
-    key = (using, record_type.entity, tuple(path for path, _, _ in equalities), *order, limit)
+    key = (using, record_type.entity, tuple(path for path, _, _ in equalities), tuple(order), limit)
     values = [value for _, _, value in equalities]
     with _lock:
         plan = _plans.get(key)
