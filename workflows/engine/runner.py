@@ -541,7 +541,10 @@ class Runner:
                 update_fields=["value"],
             )
         if self._removed:
-            execution.variables.filter(name__in=self._removed).delete()
+            # Delete signals are connected for every model (the triggers app's), so Django
+            # loads the rows before deleting them: not their values, which can be a
+            # 100,000-record collection.
+            execution.variables.filter(name__in=self._removed).only("pk").delete()
         self._dirty, self._removed = set(), set()
         state = self.state.to_json()
         state["elapsed"] = self._elapsed()
