@@ -245,10 +245,15 @@ def tree_rss(pid):
 
 
 def _rss(pid):
+    return status_bytes(pid, "VmRSS")
+
+
+def status_bytes(pid, name):
+    """A memory figure of /proc/<pid>/status (VmRSS, VmHWM...) in bytes; 0 if unknown."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{name}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass

@@ -16,7 +16,7 @@ import time
 from . import data
 from .definitions import loop_over_records
 from .harness import Stopwatch, Target
-from .processes import tree_rss
+from .processes import status_bytes, tree_rss
 
 SUMMARY = "a loop over 100,000 records in one run: finishes, memory growth, history kept"
 DATABASES = ("sqlite", "postgresql")
@@ -68,7 +68,12 @@ def run(bench):
 
 
 class _Sampler:
-    """Peak resident memory of this process over a block, minus what it was before."""
+    """Peak resident memory of this process over a block, minus what it was before.
+
+    Linux keeps the peak itself (VmHWM), which this resets at the start of the block
+    (`clear_refs`), so a spike between two samples is not missed: sampling every 0.2 s
+    missed the end of the loop, whose peak was 360 MB while the samples said 232. Where
+    the kernel cannot do that, the samples are all there is."""
 
     def __init__(self, pid):
         self.pid = pid
@@ -82,6 +87,7 @@ class _Sampler:
 
     def __enter__(self):
         self.before = self.peak = tree_rss(self.pid)
+        self.kernel_peak = _reset_peak(self.pid)
         self._thread.start()
         return self
 
@@ -89,4 +95,19 @@ class _Sampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, tree_rss(self.pid))
+        if self.kernel_peak:
+            self.peak = max(self.peak, _kernel_peak(self.pid))
         self.growth = self.peak - self.before
+
+
+def _reset_peak(pid):
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as clear:
+            clear.write("5")  # resets VmHWM to the current resident size
+    except OSError:
+        return False
+    return _kernel_peak(pid) > 0
+
+
+def _kernel_peak(pid):
+    return status_bytes(pid, "VmHWM")
