@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from automation.doorbell import Doorbell
 from workflows.engine.context import current_execution
+from workflows.models import prepared
 from workflows.records import registry
 
 from . import catalog
@@ -258,10 +259,10 @@ def _insert(values, using):
     values prepared by each field for this database as `Event.save()` would; returns the
     primary key."""
     connection = connections[using]
-    prepared = _insert_sql.get(connection.vendor)
-    if prepared is None:
-        prepared = _insert_sql[connection.vendor] = _prepare_insert(connection)
-    sql, raw_sql, fields = prepared
+    statements = _insert_sql.get(connection.vendor)
+    if statements is None:
+        statements = _insert_sql[connection.vendor] = _prepare_insert(connection)
+    sql, raw_sql, fields = statements
     if sql is None:  # no INSERT ... RETURNING, or a field that computes its value on save
         event = Event(**values)
         event.save(using=using, force_insert=True)
@@ -292,26 +293,14 @@ def _insert(values, using):
         return cursor.fetchone()[0]
 
 
-def _computed_on_save(field):
-    return getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-
-
 def _prepare_insert(connection):
     """(the INSERT with Django's placeholders, the same for the driver itself where that
-    is known to be safe, the fields in column order); (None, None, fields)
-    where only Model.save() will do."""
-    meta, quote = Event._meta, connection.ops.quote_name
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    on_save = any(_computed_on_save(f) for f in fields)
-    if on_save or not connection.features.can_return_columns_from_insert:
-        return None, None, fields
-    # only the model's own table and column names, quoted: nothing from outside
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608
-        quote(meta.db_table),
-        ", ".join(quote(field.column) for field in fields),
-        ", ".join(["%s"] * len(fields)),
-        quote(meta.pk.column),
-    )
+    is known to be safe, the fields in column order); (None, None, None) where only
+    Model.save() will do."""
+    fields = prepared.insertable_fields(Event, connection)
+    if fields is None:
+        return None, None, None
+    sql = prepared.insert_statement(Event, connection, fields, 1)
     # The drivers' own placeholders: sqlite3's `?`; psycopg's are Django's (its connection
     # has Django's adapters and prepare threshold, and its cursors are Django's class).
     raw_sql = {"sqlite": sql.replace("%s", "?"), "postgresql": sql}.get(connection.vendor)

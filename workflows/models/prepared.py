@@ -31,7 +31,7 @@ def insert(model, objs, using):
     """INSERT `objs` (unsaved instances of `model`) on `using`; their primary keys set.
     False (nothing written) when this path cannot serve the model or database."""
     connection = connections[using]
-    fields = _fields(model, connection)
+    fields = insertable_fields(model, connection)
     if fields is None:
         return False
     for start in range(0, len(objs), MAX_ROWS):
@@ -41,7 +41,7 @@ def insert(model, objs, using):
             for field in fields:
                 params.append(_saved(field, getattr(obj, field.attname), connection))
         with connection.cursor() as cursor:
-            cursor.execute(_statement(model, connection, fields, len(batch)), params)
+            cursor.execute(insert_statement(model, connection, fields, len(batch)), params)
             pks = [row[0] for row in cursor.fetchall()]
         for obj, pk in zip(batch, pks, strict=True):
             obj.pk = pk
@@ -50,7 +50,9 @@ def insert(model, objs, using):
     return True
 
 
-def _fields(model, connection):
+def insertable_fields(model, connection):
+    """The fields an INSERT of `model` writes, in column order; None when this module's
+    statements cannot serve it (a field computed on save, or no RETURNING of rows)."""
     key = (model, connection.vendor)
     if key not in _statements:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
@@ -64,7 +66,8 @@ def _fields(model, connection):
     return _statements[key]
 
 
-def _statement(model, connection, fields, rows):
+def insert_statement(model, connection, fields, rows):
+    """INSERT of `rows` rows of `fields`, returning their primary keys; made once."""
     key = (model, connection.vendor, rows)
     sql = _statements.get(key)
     if sql is None:
