@@ -14,8 +14,9 @@ The column then holds a BLOB; the field reads it back as JSON (orjson takes byte
 SQL never applies SQLite's JSON functions to these columns (SQLite 3.45+ would read a BLOB
 as its binary JSONB format).
 
-PostgreSQL and small values go through `bulk_create` unchanged (the small ones serialised
-once here, not again by the field).
+Everything else is inserted as before: through `workflows.models.prepared` (on SQLite the
+small values serialised once here, not again by the field), and through `bulk_create`
+for upserts.
 """
 
 from django.db import connections, router, transaction

@@ -4,10 +4,10 @@ and the checkpoint's UPDATE of its execution.
 Every checkpoint inserts its step records and updates its execution. `bulk_create`
 compiles the same INSERT each time (a placeholder and a prepared value per field per row,
 through the query compiler): in the engine benchmark that compile was a tenth of a run's
-time. Here the statement is
-made once per (model, database, number of rows) and each value is prepared by its field,
-as `bulk_create` prepares it; the primary keys come back with RETURNING, in row order, as
-`bulk_create` takes them too. No signals are sent (`bulk_create` sends none either).
+time. Here the statement is made once per (model, database, number of rows) and each
+value is prepared by its field, as `bulk_create` prepares it; the primary keys come back
+with RETURNING, in row order, as `bulk_create` takes them too. No signals are sent
+(`bulk_create` sends none either).
 
 The checkpoint's conditional UPDATE (`QuerySet.filter(...).update(...)`, compiled each
 time the same way) is made once per (model, database, columns) likewise; it sends no
@@ -15,7 +15,8 @@ signals, as `QuerySet.update` sends none.
 
 Only models whose fields compute nothing on save (no auto_now) and databases that return
 rows from a bulk insert take this path; `insert` reports False for the others and the
-caller uses `bulk_create`.
+caller uses `bulk_create`. The outbox's event INSERT is made by `insertable_fields` and
+`insert_statement` too.
 """
 
 from django.db import connections
