@@ -348,6 +348,26 @@ def test_emit_writes_one_event_and_an_occasion_only_once(invoice):
     assert Event.objects.filter(name="invoice.overdue").count() == 1
 
 
+def test_the_database_refuses_a_second_event_for_an_occasion_and_not_events_without_one(db):
+    """What a concurrent writer meets: the unique index (partial: only rows with an
+    occasion) decides, not the exists() check before the insert."""
+
+    def event(occasion):
+        return Event(
+            name="invoice.overdue",
+            record_type="invoice",
+            record_id="1",
+            payload={},
+            occasion=occasion,
+        )
+
+    Event.objects.bulk_create([event(None), event(None), event("invoice.overdue:1:2026-11-10")])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        event("invoice.overdue:1:2026-11-10").save()
+    assert Event.objects.filter(occasion__isnull=True).count() == 2
+    assert Event.objects.filter(occasion="invoice.overdue:1:2026-11-10").count() == 1
+
+
 # -- one transaction, dispatched after commit ---------------------------------------------------
 
 
