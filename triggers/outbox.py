@@ -37,9 +37,7 @@ import logging
 from contextlib import closing
 from functools import partial
 
-from django.core.signals import setting_changed
 from django.db import IntegrityError, connections, router, transaction
-from django.dispatch import receiver
 from django.utils import timezone
 
 from automation.doorbell import Doorbell
@@ -328,54 +326,11 @@ doorbell = Doorbell(_send_dispatch, name="events", batch_size=100, interval=DOOR
 
 def _dispatch_soon(event_pk):
     task = _dispatch_task()
-    if _always_eager(task.app.conf):
+    if task.app.conf.task_always_eager:  # a dict lookup: automation.celery settles it
         # Tasks run in place (tests, CELERY_TASK_ALWAYS_EAGER): dispatch now, as before.
         task.delay([event_pk])
     else:
         doorbell.ring(event_pk)
-
-
-# `conf.task_always_eager` asks Celery's configuration chain, which looks four spellings of
-# the name up in Django's settings and misses each (an exception apiece): ~25 us on every
-# save. The app's own settings (`app.conf.task_always_eager = ...`, as the tests switch
-# it) are looked up every time, in `conf.changes`, under the keys Celery itself tries; what
-# Django's settings and Celery's defaults say is kept until a setting changes
-# (override_settings sends `setting_changed`).
-_EAGER = "task_always_eager"
-_eager: tuple | None = None  # (conf, its number of sources, keys tried, value without changes)
-
-
-def _always_eager(conf):
-    global _eager
-    changes = getattr(conf, "changes", None)
-    to_keys, to_key = getattr(conf, "_to_keys", None), getattr(conf, "_key", None)
-    if not isinstance(changes, dict) or to_keys is None or to_key is None:
-        return conf[_EAGER]  # not the Celery this was made for
-    cached = _eager
-    if cached is None or cached[0] is not conf or cached[1] != len(conf.maps):
-        keys = tuple(to_key(key) for key in to_keys(_EAGER))
-        value = _settled(conf.maps[1:], keys, conf)
-        cached = _eager = (conf, len(conf.maps), keys, value)
-    for key in cached[2]:
-        if key in changes:
-            return changes[key]
-    return cached[3]
-
-
-def _settled(maps, keys, conf):
-    for mapping in maps:
-        for key in keys:
-            try:
-                return mapping[key]
-            except KeyError:
-                pass
-    return conf[_EAGER]  # nowhere but through the configuration's own fallbacks
-
-
-@receiver(setting_changed)
-def _forget_eager(**kwargs):
-    global _eager
-    _eager = None
 
 
 _task = None
