@@ -5,9 +5,16 @@ queries, of commits (each one a WAL flush on PostgreSQL) and of live-log message
 or a request causes does not. `Anatomy` counts them on this process's default connection
 while a block runs, and `live_log_off` measures the same work without the live-log
 publishing, to show what that publishing costs.
+
+`database_floor` times what no code of ours can shorten on this machine: a round trip to
+the database and the flush that makes a commit durable. With the counts, `Counts.floor`
+says how much of a unit of work those alone take, so a missed target can be told apart
+from a slow engine.
 """
 
 import contextlib
+import statistics
+import time
 from dataclasses import dataclass
 
 from django.db import connection
@@ -19,7 +26,22 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 class Counts:
     queries: int = 0
     commits: int = 0  # explicit transactions committed plus writes in autocommit
+    transactions: int = 0  # of those commits, explicit ones: a BEGIN and a COMMIT each
     live_messages: int = 0
+
+    def floor(self, machine):
+        """Microseconds that the round trips and the durable commits counted here take on
+        a database measured by `database_floor`, whatever runs between them."""
+        round_trips = self.queries + 2 * self.transactions
+        return round_trips * machine["round_trip"] + self.commits * machine["flush"]
+
+    def __sub__(self, other):
+        return Counts(
+            self.queries - other.queries,
+            self.commits - other.commits,
+            self.transactions - other.transactions,
+            self.live_messages - other.live_messages,
+        )
 
 
 @contextlib.contextmanager
@@ -30,6 +52,8 @@ def anatomy():
     counts = Counts()
 
     def on_query(execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):  # SQLite's, through Django: counted as a transaction
+            return execute(sql, params, many, context)
         counts.queries += 1
         if not connection.in_atomic_block and sql.lstrip()[:6].upper() in WRITES:
             counts.commits += 1
@@ -42,6 +66,7 @@ def anatomy():
 
     def counted_commit():
         counts.commits += 1
+        counts.transactions += 1
         return commit()
 
     step_recorded.connect(on_live, dispatch_uid="bench-anatomy-step")
@@ -74,3 +99,63 @@ def live_log_off():
             with signal.lock:
                 signal.receivers = receivers
                 signal.sender_receivers_cache.clear()
+
+
+FLOOR_NOTE = (
+    "the queries, BEGIN/COMMIT pairs and commits counted, priced at this machine's round "
+    "trip and commit flush: what the database's latency alone takes, before any code runs"
+)
+
+
+def add_floor(bench, machine):
+    """The machine's round trip and commit flush, as figures (engine and events)."""
+    bench.add("database round trip (SELECT 1, through the driver)", "us", [machine["round_trip"]])
+    bench.add(
+        "commit flush (a one-row INSERT alone minus inside a transaction)",
+        "us",
+        [machine["flush"]],
+        note="PostgreSQL: the WAL flush to disk that makes a commit durable",
+    )
+
+
+FLOOR_TABLE = "bench_floor"
+
+
+def database_floor(blocks=15, per_block=20):
+    """{"round_trip": us, "flush": us} on this process's default connection, straight
+    through the driver (no Django on the way): a `SELECT 1`, and what a one-row INSERT
+    costs more when it commits by itself than inside an open transaction (PostgreSQL: the
+    WAL flush to disk; SQLite in WAL mode: writing the WAL frames). The three are sampled
+    in turns, block by block, so that a busy moment of the machine hits them alike, and
+    each is the lower quartile of its samples: a floor, not a typical time. The table it
+    writes is made and dropped here (the benchmark's database is its own)."""
+    connection.ensure_connection()
+    driver = connection.connection
+    insert = f"INSERT INTO {FLOOR_TABLE} (n) VALUES (1)"  # noqa: S608 - a constant
+    samples = {"round_trip": [], "alone": [], "inside": []}
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {FLOOR_TABLE} (n integer)")
+        try:
+            for _ in range(blocks):
+                _time(samples["round_trip"], per_block, lambda: _execute(driver, "SELECT 1"))
+                _time(samples["alone"], per_block, lambda: _execute(driver, insert))
+                cursor.execute("BEGIN")
+                try:
+                    _time(samples["inside"], per_block, lambda: _execute(driver, insert))
+                finally:
+                    cursor.execute("ROLLBACK")
+        finally:
+            cursor.execute(f"DROP TABLE {FLOOR_TABLE}")
+    low = {name: statistics.quantiles(times, n=4)[0] for name, times in samples.items()}
+    return {"round_trip": low["round_trip"], "flush": max(0.0, low["alone"] - low["inside"])}
+
+
+def _execute(driver, sql):
+    driver.execute(sql).close()
+
+
+def _time(into, count, operation):
+    for _ in range(count):
+        begun = time.perf_counter()
+        operation()
+        into.append((time.perf_counter() - begun) * 1e6)

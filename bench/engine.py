@@ -17,7 +17,7 @@ per step. Target (issue 6): at most 0.5 ms per step, 2,000 steps a second on one
 import time
 
 from . import data
-from .anatomy import anatomy, live_log_off
+from .anatomy import FLOOR_NOTE, add_floor, anatomy, database_floor, live_log_off
 from .definitions import data_workflow, require_actions, seed_reminder
 from .harness import Skip, Stopwatch, Target
 
@@ -140,4 +140,12 @@ def _anatomy(bench, workflow, customer_id):
     bench.add(f"{label}: commits", "commits", [counts.commits / steps])
     bench.add(
         f"{label}: live-log messages (each to 2 groups)", "messages", [counts.live_messages / steps]
+    )
+    machine = database_floor()
+    add_floor(bench, machine)
+    bench.add(
+        f"{label}: its round trips and commit flushes alone",
+        "ms",
+        [counts.floor(machine) / 1000 / steps],
+        note=FLOOR_NOTE,
     )

@@ -33,6 +33,7 @@ from django.db.models import signals
 from django.utils import timezone
 
 from . import data
+from .anatomy import FLOOR_NOTE, add_floor, anatomy, database_floor
 from .harness import Stopwatch, Target
 
 SUMMARY = "us a save costs with 10 / 1,000 / 10,000 event workflows vs no workflow app"
@@ -103,7 +104,30 @@ def run(bench):
     ]
     bench.add("save with 10,000 workflows / save with 10", "ratio", ratio, target=Target("<=", 1.1))
     _check_events(bench, saves, matching)
+    _save_anatomy(bench, create)
     _dispatch(bench, configure)
+
+
+def _save_anatomy(bench, create):
+    """What the app adds to one save in round trips and commit flushes, priced at this
+    machine's: the part of the added time that no code can take off."""
+    from crm.models import Invoice
+
+    with workflow_app_off(Invoice), anatomy() as off:
+        create(1)
+    with anatomy() as on:
+        create(1)
+    added = on - off
+    machine = database_floor()
+    add_floor(bench, machine)
+    bench.add("added to a save: queries", "queries", [added.queries])
+    bench.add("added to a save: BEGIN/COMMIT pairs", "transactions", [added.transactions])
+    bench.add(
+        "added to a save: its round trips and commit flushes alone",
+        "us",
+        [added.floor(machine)],
+        note=FLOOR_NOTE,
+    )
 
 
 def _matching_workflows():
