@@ -30,10 +30,9 @@ def test_anatomy_counts_an_autocommit_write_and_a_transaction():
         Group.objects.create(name="alone")
     assert (alone.queries, alone.commits, alone.transactions) == (1, 1, 0)
 
-    with anatomy() as together:
-        with transaction.atomic():
-            Group.objects.create(name="one")
-            Group.objects.create(name="two")
+    with anatomy() as together, transaction.atomic():
+        Group.objects.create(name="one")
+        Group.objects.create(name="two")
     # SQLite's BEGIN goes through Django's cursor: a transaction, not a query.
     assert (together.queries, together.commits, together.transactions) == (2, 1, 1)
 
