@@ -368,6 +368,20 @@ def test_the_database_refuses_a_second_event_for_an_occasion_and_not_events_with
     assert Event.objects.filter(occasion="invoice.overdue:1:2026-11-10").count() == 1
 
 
+def test_the_event_table_has_the_sweeps_index_and_none_on_the_record(db):
+    """Every save of a registered record inserts an event row and pays for each index of
+    the table; nothing asks for a record's events, so there is no index for that."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Event._meta.db_table)
+    indexed = {
+        tuple(details["columns"])
+        for details in constraints.values()
+        if details["index"] or details["unique"]
+    }
+    assert ("occurred_at",) in indexed  # the outbox sweep's, partial
+    assert not [columns for columns in indexed if {"record_type", "record_id"} & set(columns)]
+
+
 # -- one transaction, dispatched after commit ---------------------------------------------------
 
 
