@@ -20,6 +20,7 @@ import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -199,7 +200,7 @@ class RecordType:
         """A just-created instance holds what its creator passed (`due_date="2026-12-01"`);
         give dates, times and numbers their Python types, as the database would."""
         values = instance.__dict__
-        typed, decimals = self._coercible()
+        typed, decimals = self._coercible
         for name, model_field in typed:
             value = values.get(name)
             if isinstance(value, str):
@@ -210,20 +211,18 @@ class RecordType:
                 # As stored: "12.50", not "12.5", before and after a reload.
                 values[name] = value.quantize(exponent)
 
+    @cached_property
     def _coercible(self):
         """(attname, field) of the typed fields and (attname, exponent) of the decimal
         ones, worked out once: every event's payload is built through _coerce."""
-        cached = self.__dict__.get("_coercible_fields")
-        if cached is None:
-            fields = self.model._meta.concrete_fields
-            typed = tuple((f.attname, f) for f in fields if json_type_of(f) in _TYPED)
-            decimals = tuple(
-                (f.attname, Decimal(1).scaleb(-f.decimal_places))
-                for f in fields
-                if isinstance(f, models.DecimalField)
-            )
-            cached = self.__dict__["_coercible_fields"] = (typed, decimals)
-        return cached
+        fields = self.model._meta.concrete_fields
+        typed = tuple((f.attname, f) for f in fields if json_type_of(f) in _TYPED)
+        decimals = tuple(
+            (f.attname, Decimal(1).scaleb(-f.decimal_places))
+            for f in fields
+            if isinstance(f, models.DecimalField)
+        )
+        return typed, decimals
 
     def check_writable(self, values):
         refused = sorted(set(values) - set(self.writable))
